@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run every test tier: lint, unit, component (real MLflow, Redis, KServe, Feast,
+# Qdrant on loopback) and e2e (a real kube-apiserver built from Go modules, cached under ~/.cache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+if [ -f scripts/ci-e2e-prereqs.sh ]; then
+  bash scripts/ci-e2e-prereqs.sh
+fi
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+export STOCKOPS_TEST_DATA_DIR="${STOCKOPS_TEST_DATA_DIR:-$(cd .. && pwd)/shared/data/ohlcv}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,1 @@
+"""The `stockops` command line (typer + rich)."""

@@ -1,0 +1,264 @@
+"""`stockops`: the whole pipeline on one machine, no cluster needed.
+
+Every command reads settings once (STOCKOPS_HOME, MLFLOW_TRACKING_URI, STOCKOPS_DATA_SOURCE) and calls
+the same pipeline functions the trainer Job and the predictor use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from stockops.cli.errors import one_line_errors
+from stockops.cli.render import SYNTHETIC_BANNER, forecast_table, metrics_table, summary_table
+from stockops.config import Settings, load_settings
+
+app = typer.Typer(
+    name="stockops",
+    help="Stock forecasting MLOps: train a parent index model, transfer-learn tickers, evaluate, forecast.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+features_app = typer.Typer(help="Feature store (Feast): ingest prices into features, materialize windows.")
+app.add_typer(features_app, name="features")
+console = Console()
+
+SourceOpt = Annotated[
+    str | None,
+    typer.Option("--source", help="auto | yfinance | synthetic | csv:DIR (default: STOCKOPS_DATA_SOURCE or auto)"),
+]
+StartOpt = Annotated[str | None, typer.Option("--start", help="First date used, YYYY-MM-DD (default 2004-01-01).")]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", min=1, help="Maximum epochs (early stopping may end sooner).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (weights, shuffling).")]
+MinSkillOpt = Annotated[
+    float | None, typer.Option("--min-skill", help="Promotion gate on test skill (default -0.02).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _settings(source: str | None) -> tuple[Settings, str]:
+    settings = load_settings()
+    return settings, source or settings.data_source
+
+
+def _start(value: str | None) -> date | None:
+    from stockops.pipeline import DEFAULT_START
+
+    if value is None:
+        return DEFAULT_START
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--start {value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _report(summary: Any) -> None:
+    if summary.synthetic:
+        console.print(SYNTHETIC_BANNER)
+    console.print(metrics_table(summary.metrics, f"{summary.ticker} v{summary.model_version}: test split"))
+    colour = "green" if summary.promoted else "yellow"
+    console.print(f"[{colour}]{summary.promotion_reason}[/]")
+    console.print(f"plot: {summary.plot_path}")
+
+
+@app.command("train-parent")
+def train_parent(
+    ticker: Annotated[str, typer.Option("--ticker", help="Broad index the parent learns from.")] = "^GSPC",
+    source: SourceOpt = None,
+    start: StartOpt = None,
+    epochs: EpochsOpt = None,
+    hidden_size: Annotated[int, typer.Option(min=1)] = 64,
+    layers: Annotated[int, typer.Option(min=1)] = 2,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.95)] = 0.1,
+    context_days: Annotated[int, typer.Option(min=2)] = 60,
+    horizon_days: Annotated[int, typer.Option(min=1)] = 5,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    learning_rate: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-3,
+    patience: Annotated[int, typer.Option(min=1)] = 5,
+    seed: SeedOpt = 42,
+    min_skill: MinSkillOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the parent model on a broad index and register it as stockops-<ticker>."""
+    from stockops.model.config import ModelConfig, TrainingConfig
+    from stockops.pipeline import TrainRequest, train_and_register
+
+    with one_line_errors():
+        settings, src = _settings(source)
+        request = TrainRequest(
+            ticker=ticker,
+            kind="parent",
+            source=src,
+            start=_start(start),
+            model=ModelConfig(
+                hidden_size=hidden_size,
+                num_layers=layers,
+                dropout=dropout,
+                context_days=context_days,
+                horizon_days=horizon_days,
+            ),
+            training=TrainingConfig(
+                epochs=epochs or 30, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
+                seed=seed,
+            ),
+            min_skill=settings.promotion_min_skill if min_skill is None else min_skill,
+        )
+        summary = train_and_register(request, settings, progress=not as_json)
+    _emit(summary, as_json)
+
+
+@app.command("train-child")
+def train_child(
+    ticker: Annotated[str, typer.Argument(help="The stock to model, e.g. AAPL.")],
+    parent: Annotated[str, typer.Option("--parent", help="Ticker of the parent model.")] = "^GSPC",
+    parent_version: Annotated[
+        str | None, typer.Option("--parent-version", help="Parent version (default: its production alias).")
+    ] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="freeze | fine-tune")] = "fine-tune",
+    source: SourceOpt = None,
+    start: StartOpt = None,
+    epochs: EpochsOpt = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Default: parent lr x 0.1 for fine-tune.")] = None,
+    seed: SeedOpt = 42,
+    min_skill: MinSkillOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Transfer-learn a ticker from its parent (freeze: head only; fine-tune: all layers, lower lr)."""
+    from stockops.model.config import TrainingConfig, TransferConfig
+    from stockops.pipeline import TrainRequest, train_and_register
+
+    with one_line_errors():
+        if strategy not in ("freeze", "fine-tune"):
+            raise ValueError(f"--strategy must be freeze or fine-tune, got {strategy!r}")
+        settings, src = _settings(source)
+        request = TrainRequest(
+            ticker=ticker,
+            kind="child",
+            source=src,
+            start=_start(start),
+            training=TrainingConfig(epochs=epochs or 30, seed=seed),
+            parent_ticker=parent,
+            parent_version=parent_version,
+            transfer=TransferConfig(strategy=strategy, epochs=epochs, learning_rate=learning_rate),  # type: ignore[arg-type]
+            min_skill=settings.promotion_min_skill if min_skill is None else min_skill,
+        )
+        summary = train_and_register(request, settings, progress=not as_json)
+    _emit(summary, as_json)
+
+
+def _emit(summary: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2, default=str))
+    else:
+        _report(summary)
+
+
+@app.command("evaluate")
+def evaluate(
+    ticker: Annotated[str, typer.Argument(help="Ticker whose registered model to show.")],
+    version: Annotated[str | None, typer.Option("--version", help="Default: the production version.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a registered version's test-split metrics beside the random-walk baseline."""
+    from stockops.registry.loading import load_metrics
+    from stockops.registry.naming import registered_model_name
+    from stockops.registry.tracking import TrackingTarget, connect
+
+    with one_line_errors():
+        settings = load_settings()
+        client = connect(TrackingTarget.from_settings(settings))
+        metrics = load_metrics(registered_model_name(ticker), version, client=client)
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
+        return
+    if metrics.get("synthetic"):
+        console.print(SYNTHETIC_BANNER)
+    console.print(metrics_table(metrics, f"{ticker} v{metrics.get('model_version')}: test split"))
+
+
+@app.command("predict")
+def predict(
+    ticker: Annotated[str, typer.Argument(help="Ticker to forecast.")],
+    days: Annotated[int, typer.Option("--days", min=1, help="Business days ahead (1..horizon).")] = 5,
+    version: Annotated[str | None, typer.Option("--version", help="Default: the production version.")] = None,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Dated business-day forecast from the production version, with the naive baseline beside it."""
+    from stockops.model.forecasting import forecast_prices
+    from stockops.pipeline import latest_window
+    from stockops.registry.loading import load_bundle
+    from stockops.registry.naming import registered_model_name
+    from stockops.registry.tracking import TrackingTarget, connect
+
+    with one_line_errors():
+        settings, src = _settings(source)
+        client = connect(TrackingTarget.from_settings(settings))
+        name = registered_model_name(ticker)
+        bundle, resolved = load_bundle(name, version, client=client)
+        latest = latest_window(ticker, src, bundle.feature_spec.context_days)
+        forecast = forecast_prices(bundle, latest.window, latest.last_close, latest.as_of, days)
+    payload = {
+        "ticker": ticker,
+        "model_name": name,
+        "model_version": resolved,
+        "as_of": latest.as_of.isoformat(),
+        "last_close": latest.last_close,
+        "synthetic": latest.synthetic or bool(bundle.synthetic),
+        "data_source": latest.data_source,
+        "forecast": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.points],
+        "naive": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.naive],
+    }
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    if payload["synthetic"]:
+        console.print(SYNTHETIC_BANNER)
+    console.print(forecast_table(payload))
+
+
+@app.command("demo")
+def demo(
+    source: SourceOpt = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Max epochs per model.")] = 30,
+    output: Annotated[Path | None, typer.Option("--output", help="Default: $STOCKOPS_HOME/outputs/demo")] = None,
+) -> None:
+    """Parent (^GSPC) + two children (AAPL freeze, MSFT fine-tune) end to end, with a summary table."""
+    from stockops.demo import run_demo
+
+    with one_line_errors():
+        settings, src = _settings(source)
+        out = output or settings.outputs_dir / "demo"
+        rows = run_demo(settings, source=src, epochs=epochs, output_dir=out, console=console)
+    if any(r["synthetic"] for r in rows):
+        console.print(SYNTHETIC_BANNER)
+    console.print(summary_table(rows, "StockOps demo: test-split results (skill = 1 - RMSE/RMSE_random_walk)"))
+    console.print(f"outputs (plots, metrics JSON, summary): {out}")
+
+
+@app.command("serve")
+def serve(
+    ticker: Annotated[str, typer.Argument(help="Ticker whose production version to serve.")],
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8080,
+) -> None:
+    """Serve the production version over KServe's V1/V2 HTTP protocols on this machine."""
+    from stockops.predictor.serve import serve as serve_model
+
+    with one_line_errors():
+        serve_model(ticker, port, load_settings())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""`stockops demo`: the whole local pipeline in one go, as a user's first run.
+
+A parent on ^GSPC, then AAPL transferred with `freeze` and MSFT with `fine-tune`; each is evaluated on
+its own chronological test split and registered. Plots, metrics JSON and a summary land in one folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from stockops.config import Settings
+from stockops.model.config import TrainingConfig, TransferConfig
+from stockops.pipeline import TrainRequest, train_and_register
+
+DEMO_PARENT = "^GSPC"
+DEMO_CHILDREN: tuple[tuple[str, str], ...] = (("AAPL", "freeze"), ("MSFT", "fine-tune"))
+
+
+def demo_requests(source: str, epochs: int, min_skill: float) -> list[TrainRequest]:
+    """The three trainings, in order (pure, so the plan is testable without training)."""
+    parent = TrainRequest(
+        ticker=DEMO_PARENT, kind="parent", source=source, training=TrainingConfig(epochs=epochs),
+        min_skill=min_skill,
+    )
+    children = [
+        TrainRequest(
+            ticker=ticker,
+            kind="child",
+            source=source,
+            training=TrainingConfig(epochs=epochs),
+            parent_ticker=DEMO_PARENT,
+            transfer=TransferConfig(strategy=strategy),  # type: ignore[arg-type]
+            min_skill=min_skill,
+        )
+        for ticker, strategy in DEMO_CHILDREN
+    ]
+    return [parent, *children]
+
+
+def run_demo(
+    settings: Settings, *, source: str, epochs: int, output_dir: Path, console: Console | None = None
+) -> list[dict[str, Any]]:
+    console = console or Console()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for request in demo_requests(source, epochs, settings.promotion_min_skill):
+        label = f"{request.kind} {request.ticker}"
+        if request.transfer:
+            label += f" ({request.transfer.strategy} from {request.parent_ticker})"
+        console.rule(f"[bold]training {label}")
+        summary = train_and_register(request, settings, progress=console.is_terminal)
+        console.print(f"  {summary.promotion_reason}")
+        row = summary.to_dict()
+        if summary.plot_path:
+            target = output_dir / f"{summary.model_name}-prediction_vs_actual.png"
+            shutil.copyfile(summary.plot_path, target)
+            row["plot_path"] = str(target)
+        (output_dir / f"{summary.model_name}-metrics.json").write_text(
+            json.dumps(summary.metrics, indent=2, sort_keys=True, default=str)
+        )
+        rows.append(row)
+    (output_dir / "summary.json").write_text(json.dumps(rows, indent=2, default=str))
+    return rows

@@ -1,0 +1,293 @@
+"""Everything needed to forecast, as one object that saves to (and loads from) a plain directory.
+
+Layout of a bundle directory (what MLflow stores as the ``bundle/`` artifact)::
+
+    weights.pt         torch.save(state_dict)  -- loaded with weights_only=True (no pickled code)
+    scaler.json        {"feature": {mean, scale}, "target": {mean, scale}} fitted on the train split only
+    feature_spec.json  {columns, version, context_days, horizon_days}
+    bundle.json        model config, ticker, lineage (parent ticker/version, strategy), synthetic flag,
+                       target description, data dates, training config, format version
+
+Weights are a bare state_dict rather than a pickled module so a bundle never executes code on load and
+survives refactors of the Python class. ``bundle.json`` is written last: a directory with a
+``bundle.json`` is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stockops.model.config import ModelConfig, TrainingConfig
+from stockops.model.network import LSTMForecaster
+from stockops.model.scaling import StandardScaler
+from stockops.model.training import predict
+
+BUNDLE_FORMAT_VERSION = 1
+WEIGHTS_FILE = "weights.pt"
+SCALER_FILE = "scaler.json"
+FEATURE_SPEC_FILE = "feature_spec.json"
+BUNDLE_FILE = "bundle.json"
+TARGET_DESCRIPTION = "cumulative log return ln(close[t+k] / close[t]) for k = 1..horizon_days"
+
+
+class BundleError(Exception):
+    """A model bundle is missing, incomplete, corrupt or inconsistent; the message names the file."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What the model consumes: which feature columns (in order), of which feature-set version, and the
+    window shape. Two models are interchangeable inputs-wise exactly when their specs are equal."""
+
+    columns: tuple[str, ...]
+    version: str
+    context_days: int
+    horizon_days: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        if not self.columns:
+            raise ValueError("feature spec needs at least one column")
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"feature spec columns must be unique, got {self.columns}")
+        if self.context_days < 1 or self.horizon_days < 1:
+            raise ValueError(
+                f"context_days and horizon_days must be >= 1, got {self.context_days}, {self.horizon_days}"
+            )
+
+    @property
+    def n_features(self) -> int:
+        return len(self.columns)
+
+    def differences(self, other: FeatureSpec) -> list[str]:
+        """Human-readable differences, e.g. ``["context_days: 60 != 30"]``; empty when equal."""
+        diffs = []
+        for name in ("columns", "version", "context_days", "horizon_days"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                if name == "columns":
+                    missing = [c for c in mine if c not in theirs]
+                    extra = [c for c in theirs if c not in mine]
+                    detail = f"only in first {missing}, only in second {extra}" if missing or extra else "order"
+                    diffs.append(f"columns differ ({detail}): {list(mine)} != {list(theirs)}")
+                else:
+                    diffs.append(f"{name}: {mine!r} != {theirs!r}")
+        return diffs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "version": self.version,
+            "context_days": self.context_days,
+            "horizon_days": self.horizon_days,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+        try:
+            return cls(
+                columns=tuple(str(c) for c in data["columns"]),
+                version=str(data["version"]),
+                context_days=int(data["context_days"]),
+                horizon_days=int(data["horizon_days"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"feature spec needs columns, version, context_days, horizon_days: {exc!r}") from exc
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    _atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise BundleError(f"model bundle is missing {path.name} (expected at {path})")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"model bundle file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"model bundle file {path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _optional_date(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(str(value))
+
+
+@dataclass(eq=False)
+class ModelBundle:
+    """A trained model with its scalers, feature spec and lineage. Build with ``ModelBundle(...)`` or
+    :meth:`load`; forecast with :meth:`predict_log_returns` (or :func:`stockops.model.forecasting.forecast_prices`)."""
+
+    ticker: str
+    model_config: ModelConfig
+    feature_spec: FeatureSpec
+    feature_scaler: StandardScaler
+    target_scaler: StandardScaler
+    state_dict: dict[str, torch.Tensor]
+    synthetic: bool
+    parent_ticker: str | None = None
+    parent_version: str | None = None
+    transfer_strategy: str | None = None
+    target: str = TARGET_DESCRIPTION
+    data_start: date | None = None  # first feature row used
+    data_end: date | None = None  # last feature row used: the "data date" of the model
+    training_config: TrainingConfig | None = None
+    _network: LSTMForecaster | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        spec, cfg = self.feature_spec, self.model_config
+        problems = []
+        if (spec.context_days, spec.horizon_days) != (cfg.context_days, cfg.horizon_days):
+            problems.append(
+                f"feature spec window {spec.context_days}/{spec.horizon_days} != model config "
+                f"{cfg.context_days}/{cfg.horizon_days} (context/horizon)"
+            )
+        if self.feature_scaler.n_features != spec.n_features:
+            problems.append(
+                f"feature scaler has {self.feature_scaler.n_features} features, spec has {spec.n_features}"
+            )
+        if self.target_scaler.n_features != spec.horizon_days:
+            problems.append(
+                f"target scaler has {self.target_scaler.n_features} steps, horizon is {spec.horizon_days}"
+            )
+        if problems:
+            raise BundleError(f"inconsistent model bundle for {self.ticker}: " + "; ".join(problems))
+        self.state_dict = {k: v.detach().to("cpu").clone() for k, v in self.state_dict.items()}
+
+    # -- the network -----------------------------------------------------------------------------
+
+    def build_network(self) -> LSTMForecaster:
+        """A fresh network with the bundle's weights, on CPU, in eval mode."""
+        network = LSTMForecaster(self.feature_spec.n_features, self.model_config)
+        try:
+            network.load_state_dict(self.state_dict, strict=True)
+        except RuntimeError as exc:
+            raise BundleError(
+                f"weights of the {self.ticker} bundle do not fit its model config {self.model_config}: {exc}"
+            ) from exc
+        return network.eval()
+
+    def predict_log_returns(self, windows: np.ndarray, *, device: str | None = None) -> np.ndarray:
+        """``windows`` ``(n, context_days, n_features)`` of RAW features (in spec column order) ->
+        ``(n, horizon_days)`` cumulative log returns of close[t+k] vs close[t]."""
+        windows = np.asarray(windows)
+        expected = (self.feature_spec.context_days, self.feature_spec.n_features)
+        if windows.ndim != 3 or windows.shape[1:] != expected or windows.shape[0] == 0:
+            raise ValueError(
+                f"windows must have shape (n >= 1, {expected[0]}, {expected[1]}) "
+                f"(windows, context_days, features), got {windows.shape}"
+            )
+        if not np.all(np.isfinite(windows)):
+            raise ValueError("windows contain non-finite feature values")
+        if self._network is None:
+            self._network = self.build_network()
+        scaled = predict(self._network, self.feature_scaler.transform(windows), device=device)
+        return self.target_scaler.inverse_transform(scaled)
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        """The ``bundle.json`` content (also handy as MLflow params/tags)."""
+        return {
+            "format_version": BUNDLE_FORMAT_VERSION,
+            "ticker": self.ticker,
+            "model_config": self.model_config.model_dump(),
+            "synthetic": self.synthetic,
+            "parent_ticker": self.parent_ticker,
+            "parent_version": self.parent_version,
+            "transfer_strategy": self.transfer_strategy,
+            "target": self.target,
+            "data_start": self.data_start.isoformat() if self.data_start else None,
+            "data_end": self.data_end.isoformat() if self.data_end else None,
+            "training_config": self.training_config.model_dump() if self.training_config else None,
+        }
+
+    def save(self, directory: Path) -> Path:
+        """Write the four bundle files into ``directory`` (created if needed); returns the directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        weights_tmp = directory / f".{WEIGHTS_FILE}.tmp"
+        torch.save(self.state_dict, weights_tmp)
+        os.replace(weights_tmp, directory / WEIGHTS_FILE)
+        _atomic_write_json(
+            directory / SCALER_FILE,
+            {"feature": self.feature_scaler.to_dict(), "target": self.target_scaler.to_dict()},
+        )
+        _atomic_write_json(directory / FEATURE_SPEC_FILE, self.feature_spec.to_dict())
+        _atomic_write_json(directory / BUNDLE_FILE, self.metadata())
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelBundle:
+        """Read a bundle directory; raises :class:`BundleError` naming the missing or corrupt file."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise BundleError(f"model bundle directory {directory} does not exist")
+        meta = _read_json(directory / BUNDLE_FILE)
+        if meta.get("format_version") != BUNDLE_FORMAT_VERSION:
+            raise BundleError(
+                f"{directory / BUNDLE_FILE} has format_version {meta.get('format_version')!r}, "
+                f"this stockops reads {BUNDLE_FORMAT_VERSION}"
+            )
+        spec_path = directory / FEATURE_SPEC_FILE
+        try:
+            spec = FeatureSpec.from_dict(_read_json(spec_path))
+        except ValueError as exc:
+            raise BundleError(f"{spec_path} is invalid: {exc}") from exc
+        scaler_path = directory / SCALER_FILE
+        scalers = _read_json(scaler_path)
+        try:
+            feature_scaler = StandardScaler.from_dict(scalers["feature"])
+            target_scaler = StandardScaler.from_dict(scalers["target"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"{scaler_path} is invalid (needs 'feature' and 'target' scalers): {exc}") from exc
+        weights_path = directory / WEIGHTS_FILE
+        if not weights_path.is_file():
+            raise BundleError(f"model bundle is missing {WEIGHTS_FILE} (expected at {weights_path})")
+        try:
+            state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a corrupt file
+            raise BundleError(f"{weights_path} is not a readable torch state_dict: {exc}") from exc
+        if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+            raise BundleError(f"{weights_path} must hold a state_dict (name -> tensor)")
+        bundle_path = directory / BUNDLE_FILE
+        try:
+            training = meta.get("training_config")
+            bundle = cls(
+                ticker=str(meta["ticker"]),
+                model_config=ModelConfig.model_validate(meta["model_config"]),
+                feature_spec=spec,
+                feature_scaler=feature_scaler,
+                target_scaler=target_scaler,
+                state_dict=state_dict,
+                synthetic=bool(meta["synthetic"]),
+                parent_ticker=meta.get("parent_ticker"),
+                parent_version=meta.get("parent_version"),
+                transfer_strategy=meta.get("transfer_strategy"),
+                target=str(meta.get("target", TARGET_DESCRIPTION)),
+                data_start=_optional_date(meta.get("data_start")),
+                data_end=_optional_date(meta.get("data_end")),
+                training_config=TrainingConfig.model_validate(training) if training else None,
+            )
+        except BundleError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"{bundle_path} is invalid: {exc!r}") from exc
+        bundle.build_network()  # fail now, naming the bundle, if weights and config disagree
+        return bundle

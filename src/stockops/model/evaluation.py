@@ -1,0 +1,205 @@
+"""Test-split metrics in PRICE units, always beside the random-walk baseline.
+
+Predictions and truths arrive as cumulative log returns from each window's last close and are turned
+into prices (``C[t] * exp(r)``) before any metric is computed, so RMSE/MAE read in dollars (index points)
+and compare directly with the naive forecast (last close carried forward):
+
+* ``rmse``, ``mae``, ``mape`` (percent) over every window and step, and per step ahead;
+* ``naive_rmse``/``naive_mae``/``naive_mape`` of the random walk on the same windows;
+* ``skill = 1 - rmse / naive_rmse`` (> 0: better than the random walk; None if the naive error is 0);
+* ``directional_accuracy``: share of (window, step) pairs where the predicted move from the last close
+  has the sign of the actual move. Pairs whose actual move is exactly zero have no direction to get right
+  and are left out (``directional_count`` says how many pairs were scored); a predicted zero move on a
+  real move counts as wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from stockops.model.baselines import random_walk_prices
+
+
+@dataclass(frozen=True)
+class SplitPredictions:
+    """Prices of one split's windows, for charts and inspection (row i is the window anchored at
+    ``anchor_dates[i]``; column k is k+1 trading days ahead, forecasting ``target_dates[i, k]``)."""
+
+    anchor_dates: pd.DatetimeIndex  # (n,)
+    target_dates: np.ndarray  # (n, horizon) datetime64[ns]
+    last_close: np.ndarray  # (n,)
+    predicted: np.ndarray  # (n, horizon) prices
+    actual: np.ndarray  # (n, horizon) prices
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: one row per (anchor, step) with predicted, actual and naive close."""
+        n, horizon = self.predicted.shape
+        return pd.DataFrame(
+            {
+                "anchor_date": np.repeat(self.anchor_dates.to_numpy(), horizon),
+                "step": np.tile(np.arange(1, horizon + 1), n),
+                "target_date": self.target_dates.reshape(-1),
+                "last_close": np.repeat(self.last_close, horizon),
+                "predicted_close": self.predicted.reshape(-1),
+                "actual_close": self.actual.reshape(-1),
+            }
+        )
+
+
+class HorizonMetrics(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step: int = Field(description="Trading days ahead (1-based).")
+    rmse: float
+    mae: float
+    mape: float = Field(description="Percent.")
+    naive_rmse: float
+    naive_mae: float
+    skill: float | None
+    directional_accuracy: float | None
+
+
+class EvaluationReport(BaseModel):
+    """Test-split metrics; ``model_dump(mode="json")`` is the ``metrics.json`` artifact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rmse: float
+    mae: float
+    mape: float = Field(description="Percent.")
+    naive_rmse: float
+    naive_mae: float
+    naive_mape: float = Field(description="Percent.")
+    skill: float | None = Field(description="1 - rmse / naive_rmse; > 0 beats the random walk.")
+    directional_accuracy: float | None
+    directional_count: int = Field(description="(window, step) pairs with a non-zero actual move.")
+    n_windows: int
+    horizon_days: int
+    test_start: date = Field(description="First forecast origin (anchor day) in the test split.")
+    test_end: date = Field(description="Last forecast origin (anchor day) in the test split.")
+    per_horizon: list[HorizonMetrics]
+
+    def flat_metrics(self) -> dict[str, float]:
+        """Scalar metrics for MLflow (``rmse``, ``skill``, ``rmse_h1``, ...); undefined ones left out."""
+        flat: dict[str, Any] = {
+            "rmse": self.rmse,
+            "mae": self.mae,
+            "mape": self.mape,
+            "naive_rmse": self.naive_rmse,
+            "naive_mae": self.naive_mae,
+            "naive_mape": self.naive_mape,
+            "skill": self.skill,
+            "directional_accuracy": self.directional_accuracy,
+            "n_windows": float(self.n_windows),
+        }
+        for h in self.per_horizon:
+            for name in ("rmse", "mae", "mape", "naive_rmse", "skill", "directional_accuracy"):
+                flat[f"{name}_h{h.step}"] = getattr(h, name)
+        return {k: float(v) for k, v in flat.items() if v is not None}
+
+
+def _rmse(err: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(err**2)))
+
+
+def _skill(rmse: float, naive_rmse: float) -> float | None:
+    return None if naive_rmse == 0.0 else 1.0 - rmse / naive_rmse
+
+
+def directional_hits(pred_log_ret: np.ndarray, true_log_ret: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(hit, counted)`` boolean arrays: a pair is counted when the actual move is non-zero, and a hit
+    when the predicted move has the same (strict) sign."""
+    counted = true_log_ret != 0.0
+    hit = counted & (np.sign(pred_log_ret) == np.sign(true_log_ret))
+    return hit, counted
+
+
+def _directional(hit: np.ndarray, counted: np.ndarray) -> float | None:
+    total = int(counted.sum())
+    return None if total == 0 else float(hit.sum()) / total
+
+
+def _check_inputs(
+    pred: np.ndarray, true: np.ndarray, last_close: np.ndarray, dates: Sequence[Any] | pd.DatetimeIndex
+) -> pd.DatetimeIndex:
+    if pred.ndim != 2 or pred.shape != true.shape:
+        raise ValueError(
+            f"pred_log_ret and true_log_ret must both be (n, horizon), got {pred.shape} and {true.shape}"
+        )
+    n = pred.shape[0]
+    if n == 0:
+        raise ValueError("nothing to evaluate: 0 windows")
+    if last_close.shape != (n,):
+        raise ValueError(f"last_close must have shape ({n},), got {last_close.shape}")
+    if len(dates) != n:
+        raise ValueError(f"dates must have {n} entries (one per window), got {len(dates)}")
+    for name, arr in (("pred_log_ret", pred), ("true_log_ret", true), ("last_close", last_close)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains non-finite values")
+    if np.any(last_close <= 0):
+        raise ValueError("last_close must be positive")
+    return pd.DatetimeIndex(dates)
+
+
+def evaluate(
+    pred_log_ret: np.ndarray,
+    true_log_ret: np.ndarray,
+    last_close: np.ndarray,
+    dates: Sequence[Any] | pd.DatetimeIndex,
+) -> EvaluationReport:
+    """Compare predictions with truth (and the random walk) in price units; ``dates`` are the anchors."""
+    pred = np.asarray(pred_log_ret, dtype=np.float64)
+    true = np.asarray(true_log_ret, dtype=np.float64)
+    last_close = np.asarray(last_close, dtype=np.float64)
+    index = _check_inputs(pred, true, last_close, dates)
+    n, horizon = pred.shape
+
+    base = last_close[:, None]
+    pred_price = base * np.exp(pred)
+    true_price = base * np.exp(true)
+    naive_price = random_walk_prices(last_close, horizon)
+    err = pred_price - true_price
+    naive_err = naive_price - true_price
+    pct = 100.0 * np.abs(err) / true_price
+    naive_pct = 100.0 * np.abs(naive_err) / true_price
+    hit, counted = directional_hits(pred, true)
+
+    per_horizon = []
+    for k in range(horizon):
+        rmse_k, naive_k = _rmse(err[:, k]), _rmse(naive_err[:, k])
+        per_horizon.append(
+            HorizonMetrics(
+                step=k + 1,
+                rmse=rmse_k,
+                mae=float(np.mean(np.abs(err[:, k]))),
+                mape=float(np.mean(pct[:, k])),
+                naive_rmse=naive_k,
+                naive_mae=float(np.mean(np.abs(naive_err[:, k]))),
+                skill=_skill(rmse_k, naive_k),
+                directional_accuracy=_directional(hit[:, k], counted[:, k]),
+            )
+        )
+    rmse, naive_rmse = _rmse(err), _rmse(naive_err)
+    return EvaluationReport(
+        rmse=rmse,
+        mae=float(np.mean(np.abs(err))),
+        mape=float(np.mean(pct)),
+        naive_rmse=naive_rmse,
+        naive_mae=float(np.mean(np.abs(naive_err))),
+        naive_mape=float(np.mean(naive_pct)),
+        skill=_skill(rmse, naive_rmse),
+        directional_accuracy=_directional(hit, counted),
+        directional_count=int(counted.sum()),
+        n_windows=n,
+        horizon_days=horizon,
+        test_start=index[0].date(),
+        test_end=index[-1].date(),
+        per_horizon=per_horizon,
+    )

@@ -1,0 +1,62 @@
+"""Chronological train / validation / test split over window anchors, with purging gaps.
+
+Windows overlap: anchor ``t`` targets days ``t+1 .. t+horizon``. If the last train anchor and the first
+validation anchor were neighbours, their targets would share ``horizon - 1`` days and validation would
+score the model on days it was trained to predict. Dropping ``horizon`` anchors between parts makes the
+last train target day ``a + horizon`` fall strictly before the first validation anchor ``a + horizon + 1``,
+so no target day of one part is a target (or even the anchor) of the next. Inputs of a later part may
+still *see* earlier target days: that is not leakage, those days are history at forecast time.
+
+Order is always train < val < test in time; the test part is the most recent data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Split:
+    """Index ranges over the windows (positions in ``Windows``, not rows of the series)."""
+
+    train: range
+    val: range
+    test: range
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def chronological_split(
+    n: int,
+    horizon: int,
+    val_fraction: float,
+    test_fraction: float,
+    *,
+    min_train: int = 1,
+) -> Split:
+    """Split ``n`` consecutive windows into train/val/test with ``horizon`` windows dropped between parts.
+
+    Validation and test sizes are ``round(n * fraction)`` (at least 1); train gets the rest after the two
+    gaps and must keep at least ``min_train`` windows.
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {fraction}")
+    n_val = max(1, round(n * val_fraction))
+    n_test = max(1, round(n * test_fraction))
+    n_train = n - n_val - n_test - 2 * horizon
+    if n_train < min_train:
+        needed = min_train + n_val + n_test + 2 * horizon
+        raise ValueError(
+            f"too few windows to split: {n} windows, need at least {needed} "
+            f"(train >= {min_train}, val {n_val}, test {n_test}, and two gaps of horizon={horizon}); "
+            f"use more history, a shorter context/horizon or smaller val/test fractions"
+        )
+    train = range(0, n_train)
+    val = range(n_train + horizon, n_train + horizon + n_val)
+    test = range(val.stop + horizon, val.stop + horizon + n_test)
+    assert test.stop == n
+    return Split(train=train, val=val, test=test)

@@ -1,0 +1,246 @@
+"""The training pipeline used by the CLI, the trainer Job and the demo: data -> features -> model ->
+evaluation -> MLflow run, registry version and promotion gate.
+
+One function per use (`train_and_register`), so the three entry points cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stockops.config import Settings
+from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES, compute_features
+from stockops.data.sources import source_from_string
+from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
+from stockops.registry import naming
+
+log = logging.getLogger(__name__)
+
+DEFAULT_START = date(2004, 1, 1)
+
+
+class TrainRequest(BaseModel):
+    """Everything one training needs; the trainer builds it from the CR spec, the CLI from flags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticker: str
+    kind: Literal["parent", "child"]
+    source: str = "auto"
+    start: date | None = DEFAULT_START
+    end: date | None = None
+    model: ModelConfig | None = Field(default=None, description="None: defaults (parent) or the parent's.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    parent_ticker: str | None = None
+    parent_version: str | None = Field(default=None, description="None: the parent's production alias.")
+    transfer: TransferConfig | None = None
+    min_skill: float = -0.02
+    job_name: str | None = None
+
+
+@dataclass
+class TrainingSummary:
+    """What a training produced; printed by the CLI and written as the Job's termination message."""
+
+    ticker: str
+    kind: str
+    model_name: str
+    model_version: str
+    run_id: str
+    promoted: bool
+    promotion_reason: str
+    production_version: str | None
+    synthetic: bool
+    data_source: str
+    metrics: dict[str, Any]
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    parent: str | None = None
+    plot_path: str | None = None
+    split: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def termination_message(self) -> dict[str, Any]:
+        """The compact one-line JSON the operator reads (kept well under the 4 KiB kubelet limit)."""
+        keep = ("rmse", "mae", "mape", "naive_rmse", "skill", "directional_accuracy", "n_windows")
+        return {
+            "ok": True,
+            "ticker": self.ticker,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "run_id": self.run_id,
+            "promoted": self.promoted,
+            "promotion_reason": self.promotion_reason,
+            "production_version": self.production_version,
+            "synthetic": self.synthetic,
+            "metrics": {k: self.metrics[k] for k in keep if k in self.metrics},
+        }
+
+
+def train_and_register(
+    request: TrainRequest,
+    settings: Settings,
+    *,
+    progress: bool = False,
+    output_dir: Path | None = None,
+) -> TrainingSummary:
+    """Fetch data, train (from scratch or from the parent), evaluate on the test split, publish."""
+    from stockops.model.experiment import run_experiment
+    from stockops.model.plots import plot_predictions
+    from stockops.registry.loading import load_bundle
+    from stockops.registry.publish import publish, training_run
+    from stockops.registry.tracking import TrackingTarget, connect, epoch_logger
+
+    started = time.perf_counter()
+    source = source_from_string(request.source)
+    history = source.fetch(request.ticker, start=request.start, end=request.end)
+    features = compute_features(history.frame)
+    client = connect(TrackingTarget.from_settings(settings))
+
+    parent_bundle = None
+    parent_label = None
+    if request.kind == "child":
+        if not request.parent_ticker:
+            raise ValueError(f"child model {request.ticker} needs a parent ticker")
+        parent_name = naming.registered_model_name(request.parent_ticker)
+        parent_bundle, parent_version = load_bundle(parent_name, request.parent_version, client=client)
+        parent_label = f"{parent_name}/{parent_version}"
+    model_cfg = request.model or (parent_bundle.model_config if parent_bundle else ModelConfig())
+
+    tags = {
+        naming.TAG_TICKER: request.ticker,
+        naming.TAG_KIND: request.kind,
+        naming.TAG_SYNTHETIC: str(history.synthetic).lower(),
+        naming.TAG_DATA_SOURCE: history.source,
+    }
+    if request.job_name:
+        tags[naming.TAG_JOB_NAME] = request.job_name
+    if parent_label:
+        tags[naming.TAG_PARENT_MODEL], tags[naming.TAG_PARENT_VERSION] = parent_label.split("/")
+    params: dict[str, Any] = {
+        "ticker": request.ticker,
+        "kind": request.kind,
+        "data_source": history.source,
+        "start": request.start,
+        "end": request.end,
+        "feature_set_version": FEATURE_SET_VERSION,
+        "features": list(MODEL_FEATURES),
+        **{f"model.{k}": v for k, v in model_cfg.model_dump().items()},
+        **{f"training.{k}": v for k, v in request.training.model_dump().items()},
+    }
+    if request.transfer:
+        params.update({f"transfer.{k}": v for k, v in request.transfer.model_dump().items()})
+
+    run_name = f"{request.kind}-{naming.registered_model_name(request.ticker)}"
+    with training_run(client, run_name=run_name, params=params, tags=tags) as run_id:
+        result = run_experiment(
+            features,
+            ticker=request.ticker,
+            feature_columns=MODEL_FEATURES,
+            model_cfg=model_cfg,
+            train_cfg=request.training,
+            parent=parent_bundle,
+            transfer=request.transfer if parent_bundle is not None else None,
+            synthetic=history.synthetic,
+            on_epoch=epoch_logger(client, run_id),
+            progress=progress,
+        )
+        out = output_dir or settings.outputs_dir / naming.registered_model_name(request.ticker)
+        out.mkdir(parents=True, exist_ok=True)
+        plot_path = out / "prediction_vs_actual.png"
+        plot_predictions(result.test_predictions, plot_path, title=_plot_title(request, history.synthetic))
+        metrics = result.report.model_dump(mode="json")
+        metrics.update(
+            {
+                "ticker": request.ticker,
+                "synthetic": history.synthetic,
+                "data_source": history.source,
+                "split": result.split.to_dict(),
+                "best_epoch": result.fit.best_epoch,
+                "epochs_run": result.fit.epochs_run,
+                "parent": parent_label,
+                "evaluated_on": "test split (chronological, never seen in training or early stopping)",
+            }
+        )
+        published = publish(
+            client,
+            run_id,
+            ticker=request.ticker,
+            bundle=result.bundle,
+            metrics=metrics,
+            plot_path=plot_path,
+            example_window=result.example_window,
+            min_skill=request.min_skill,
+        )
+    metrics["model_version"] = published.version
+    (out / "metrics.json").write_text(_json(metrics))
+    return TrainingSummary(
+        ticker=request.ticker,
+        kind=request.kind,
+        model_name=published.model_name,
+        model_version=published.version,
+        run_id=published.run_id,
+        promoted=published.promoted,
+        promotion_reason=published.promotion_reason,
+        production_version=published.production_version,
+        synthetic=history.synthetic,
+        data_source=history.source,
+        metrics=metrics,
+        best_epoch=result.fit.best_epoch,
+        epochs_run=result.fit.epochs_run,
+        train_seconds=round(time.perf_counter() - started, 2),
+        parent=parent_label,
+        plot_path=str(plot_path),
+        split=metrics["split"],
+    )
+
+
+def _plot_title(request: TrainRequest, synthetic: bool) -> str:
+    flag = " [SYNTHETIC DATA]" if synthetic else ""
+    return f"{request.ticker} ({request.kind}) - test split{flag}"
+
+
+def _json(payload: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(payload, indent=2, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class LatestWindow:
+    """The newest `context_days` rows of model features, as a forecast starts from them."""
+
+    window: Any  # np.ndarray (context_days, n_features)
+    as_of: date
+    last_close: float
+    synthetic: bool
+    data_source: str
+
+
+def latest_window(ticker: str, source_spec: str, context_days: int) -> LatestWindow:
+    """Features up to the last available day from a price source (the offline path; the predictor
+    reads the same window from the online feature store)."""
+    history = source_from_string(source_spec).fetch(ticker)
+    features = compute_features(history.frame)
+    if len(features) < context_days:
+        raise ValueError(
+            f"{ticker}: only {len(features)} feature rows after warm-up, the model needs {context_days}"
+        )
+    tail = features.iloc[-context_days:]
+    return LatestWindow(
+        window=tail[list(MODEL_FEATURES)].to_numpy(dtype="float32"),
+        as_of=tail.index[-1].date(),
+        last_close=float(tail["close"].iloc[-1]),
+        synthetic=history.synthetic,
+        data_source=history.source,
+    )

@@ -1,0 +1,127 @@
+"""Publishing a trained model: one MLflow run with params, artifacts, a signed pyfunc model, a registry
+version, and the promotion gate that decides whether the `production` alias moves.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from stockops import __version__
+from stockops.model.bundle import ModelBundle
+from stockops.registry.naming import PRODUCTION_ALIAS, registered_model_name
+from stockops.registry.promotion import PromotionDecision, decide_promotion
+from stockops.registry.pyfunc import ForecastPyfunc
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    model_name: str
+    version: str
+    run_id: str
+    model_uri: str
+    promoted: bool
+    promotion_reason: str
+    production_version: str | None
+
+
+@contextmanager
+def training_run(
+    client: MlflowClient, *, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]
+) -> Iterator[str]:
+    """An active MLflow run for one training; failed trainings end FAILED so they are never mistaken
+    for finished ones."""
+    with mlflow.start_run(run_name=run_name, tags=dict(tags)) as run:
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+        yield run.info.run_id
+
+
+def publish(
+    client: MlflowClient,
+    run_id: str,
+    *,
+    ticker: str,
+    bundle: ModelBundle,
+    metrics: dict[str, Any],
+    plot_path: Path | None,
+    example_window: np.ndarray,
+    min_skill: float,
+) -> PublishedVersion:
+    """Log artifacts and the pyfunc model, register a version, apply the gate, attach metrics JSON.
+
+    The metrics JSON is logged last so it can carry the version and promotion outcome it belongs to.
+    """
+    name = registered_model_name(ticker)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle_dir = Path(tmp) / "bundle"
+        bundle.save(bundle_dir)
+        client.log_artifacts(run_id, str(bundle_dir), "bundle")
+        if plot_path is not None:
+            client.log_artifact(run_id, str(plot_path), "plots")
+        example = example_window[:1].astype(np.float32)
+        signature = infer_signature(example, bundle.predict_log_returns(example))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ForecastPyfunc(),
+            artifacts={"bundle": str(bundle_dir)},
+            signature=signature,
+            pip_requirements=[f"stockops=={__version__}", "torch==2.13.0", "mlflow"],
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    skill = float(metrics.get("skill", float("nan")))
+    current = _production_version(client, name)
+    decision: PromotionDecision = decide_promotion(
+        new_version=version, new_skill=skill, min_skill=min_skill, current_version=current
+    )
+    client.set_model_version_tag(name, version, "skill", f"{skill:.6f}")
+    client.set_model_version_tag(name, version, "synthetic", str(bool(bundle.synthetic)).lower())
+    client.set_model_version_tag(name, version, "promotion", decision.reason)
+    if decision.promote:
+        client.set_registered_model_alias(name, PRODUCTION_ALIAS, version)
+    production = version if decision.promote else current
+    full_metrics = {
+        **metrics,
+        "model_name": name,
+        "model_version": version,
+        "run_id": run_id,
+        "promoted": decision.promote,
+        "promotion_reason": decision.reason,
+        "production_version": production,
+    }
+    client.log_text(run_id, json.dumps(full_metrics, indent=2, sort_keys=True), "metrics.json")
+    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    for key, value in flat.items():
+        client.log_metric(run_id, f"test_{key}", value)
+    return PublishedVersion(
+        model_name=name,
+        version=version,
+        run_id=run_id,
+        model_uri=f"models:/{name}/{version}",
+        promoted=decision.promote,
+        promotion_reason=decision.reason,
+        production_version=production,
+    )
+
+
+def _production_version(client: MlflowClient, name: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, PRODUCTION_ALIAS).version)
+    except MlflowException:
+        return None
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]

@@ -1,0 +1,73 @@
+"""MLflow connection: the embedded local store by default, a tracking server when configured.
+
+The local default (SQLite file + artifact folder under STOCKOPS_HOME) means `stockops demo` needs no
+server; `MLFLOW_TRACKING_URI` points everything (CLI, trainer Jobs, predictor) at a shared server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+from stockops.config import Settings
+from stockops.registry.naming import EXPERIMENT_NAME, METRIC_EPOCH, METRIC_EPOCHS, METRIC_PROGRESS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    """Where runs, artifacts and the registry live."""
+
+    tracking_uri: str
+    artifact_location: str | None  # only for the embedded store; a server decides its own
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TrackingTarget:
+        if settings.mlflow_tracking_uri:
+            return cls(settings.mlflow_tracking_uri, None)
+        return cls(settings.tracking_uri, settings.artifact_root.as_uri())
+
+
+def connect(target: TrackingTarget) -> MlflowClient:
+    """Point the mlflow module and a client at the target and make sure our experiment exists."""
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    mlflow.set_tracking_uri(target.tracking_uri)
+    mlflow.set_registry_uri(target.tracking_uri)
+    client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is None:
+        client.create_experiment(EXPERIMENT_NAME, artifact_location=target.artifact_location)
+    mlflow.set_experiment(EXPERIMENT_NAME)
+    return client
+
+
+def epoch_logger(client: MlflowClient, run_id: str) -> Callable[[Any], None]:
+    """An epoch callback that streams losses, learning rate and progress to the run.
+
+    The operator turns `epoch`, `epochs` and `progress_percent` into the CR's status while the Job runs.
+    """
+
+    def on_epoch(stats: Any) -> None:
+        step = int(stats.epoch)
+        values = {
+            "train_loss": float(stats.train_loss),
+            "val_loss": float(stats.val_loss),
+            "learning_rate": float(stats.lr),
+            "epoch_seconds": float(stats.seconds),
+            METRIC_EPOCH: float(stats.epoch),
+            METRIC_EPOCHS: float(stats.epochs),
+            METRIC_PROGRESS: round(100.0 * stats.epoch / max(stats.epochs, 1), 1),
+        }
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(key, value, now, step) for key, value in values.items()])
+
+    return on_epoch

@@ -1,0 +1,81 @@
+"""The trainer's mapping from a CR spec (camelCase JSON) to a training request, and its failure codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from stockops.data.errors import DataUnavailableError, DataValidationError
+from stockops.model.transfer import TransferError
+from stockops.registry.loading import ModelNotFoundError
+from stockops.trainer.__main__ import build_spec, classify_failure, parse_args, write_termination
+from stockops.trainer.spec import request_from_spec
+
+
+def test_parent_spec_maps_every_block() -> None:
+    spec = {
+        "ticker": "^GSPC",
+        "data": {"source": "csv:/data", "start": "2010-01-04"},
+        "model": {"hiddenSize": 32, "numLayers": 1, "dropout": 0.0, "contextDays": 30, "horizonDays": 3},
+        "training": {"epochs": 4, "batchSize": 128, "learningRate": 0.002, "patience": 2, "seed": 7},
+        "promotion": {"minSkill": -0.1},
+    }
+    req = request_from_spec("parent", spec, default_source="auto", job_name="pm-x-1")
+    assert req.source == "csv:/data"
+    assert req.start == date(2010, 1, 4)
+    assert req.model is not None and req.model.hidden_size == 32 and req.model.context_days == 30
+    assert req.training.epochs == 4 and req.training.batch_size == 128 and req.training.seed == 7
+    assert req.min_skill == -0.1
+    assert req.job_name == "pm-x-1"
+
+
+def test_child_spec_inherits_parent_shape_and_defaults() -> None:
+    spec = {"ticker": "AAPL", "parentTicker": "^GSPC", "parentVersion": 3, "transfer": {"strategy": "freeze"}}
+    req = request_from_spec("child", spec, default_source="synthetic")
+    assert req.model is None  # taken from the parent bundle
+    assert req.parent_ticker == "^GSPC" and req.parent_version == "3"
+    assert req.transfer is not None and req.transfer.strategy == "freeze"
+    assert req.source == "synthetic"
+
+
+def test_invalid_values_are_rejected_with_the_field_named() -> None:
+    with pytest.raises(ValueError, match="epochs"):
+        request_from_spec("parent", {"ticker": "X", "training": {"epochs": 0}}, default_source="auto")
+
+
+def test_cli_flags_override_env_spec() -> None:
+    args = parse_args(["--kind", "child", "--ticker", "MSFT", "--parent", "^GSPC", "--epochs", "2"])
+    spec = build_spec(args, {"STOCKOPS_TRAINER_CONFIG": json.dumps({"ticker": "AAPL", "training": {"epochs": 9}})})
+    assert spec["ticker"] == "MSFT"
+    assert spec["training"]["epochs"] == 2 and spec["transfer"]["epochs"] == 2
+    assert spec["parentTicker"] == "^GSPC"
+
+
+def test_missing_ticker_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="no ticker"):
+        build_spec(parse_args(["--kind", "parent"]), {})
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason", "code"),
+    [
+        (DataUnavailableError("ZZZZ", "csv:/d", "no file ZZZZ.csv"), "NoData", 2),
+        (DataValidationError("AAPL", "csv:/d", "2 NaN closes"), "BadData", 2),
+        (TransferError("context 30 != 60"), "ParentIncompatible", 2),
+        (ModelNotFoundError("stockops-gspc has no alias production"), "ParentMissing", 2),
+        (ValueError("bad"), "InvalidConfig", 2),
+        (RuntimeError("boom"), "Error", 1),
+    ],
+)
+def test_failures_map_to_reasons_and_exit_codes(exc: Exception, reason: str, code: int) -> None:
+    assert classify_failure(exc) == (reason, code)
+
+
+def test_termination_message_is_one_json_line(tmp_path: Path) -> None:
+    path = tmp_path / "termination-log"
+    write_termination({"ok": False, "reason": "NoData", "message": "x"}, {"STOCKOPS_TERMINATION_LOG": str(path)})
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["reason"] == "NoData"
