@@ -1,11 +1,25 @@
-# Entry points; the real work is in scripts/ so it also runs without make.
-.PHONY: demo test lint
+# Developer entry points. Everything slow is cached (see scripts/build-testenv.sh).
 
-demo: ## set up and run `stockops demo` on embedded defaults
-	bash scripts/demo.sh
+PYTHON ?= .venv/bin/python
 
-test: ## set up and run every test tier (what CI runs)
-	bash scripts/test.sh
+.PHONY: testenv kubectl helm dev-cluster e2e-kind
 
-lint:
-	.venv/bin/ruff check src tests benchmarks && .venv/bin/ruff format --check src tests benchmarks
+## testenv: build the test API server (kube-apiserver + etcd from Go modules) into the cache
+testenv:
+	scripts/build-testenv.sh testenv
+
+## kubectl: print the kubectl the e2e suite uses (the machine's, else one built into the cache)
+kubectl:
+	scripts/build-testenv.sh kubectl
+
+## helm: install the pinned helm into the cache and print its path
+helm:
+	scripts/build-testenv.sh helm
+
+## dev-cluster: test API server + CRDs + operator + executor in the foreground; Ctrl-C stops all
+dev-cluster:
+	$(PYTHON) -m stockops.devcluster
+
+## e2e-kind: the e2e suite on a kind cluster (needs Docker; see tests/e2e/kind/README.md)
+e2e-kind:
+	tests/e2e/kind/run.sh

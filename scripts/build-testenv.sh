@@ -14,7 +14,8 @@
 #                            keep one directory between runs
 #   STOCKOPS_BUILD_JOBS      parallel compile jobs (default 2: other work shares the machine)
 #   STOCKOPS_BUILD_NICE      nice level of the build (default 10)
-#   STOCKOPS_BUILD_KUBECTL=1 build kubectl even if one is on PATH
+#   STOCKOPS_BUILD_KUBECTL=1 build kubectl even if a usable one is on PATH (one within a minor version
+#                            of the server is used, an older or newer one is not)
 # Only paths go to stdout (one per requested tool); progress goes to stderr.
 set -euo pipefail
 
@@ -93,9 +94,25 @@ build_testenv() {
   echo "$out"
 }
 
+# The machine's kubectl is used when it is within the supported skew (one minor version) of the
+# Kubernetes release go.mod pins; otherwise output formats and behaviour may differ, so build one.
+system_kubectl_ok() {
+  local path="$1" pinned client
+  pinned="$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v1\./ {split($2, v, "."); print v[2]; exit}' "$MODULE_DIR/go.mod")"
+  client="$("$path" version --client -o json 2>/dev/null | sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -1)"
+  [[ -n "$pinned" && -n "$client" ]] || return 1
+  local skew=$(( client > pinned ? client - pinned : pinned - client ))
+  if (( skew > 1 )); then
+    log "$path is kubectl 1.$client, more than one minor version from the server (1.$pinned): building kubectl"
+    return 1
+  fi
+}
+
 build_kubectl() {
-  if [[ "${STOCKOPS_BUILD_KUBECTL:-0}" != "1" ]] && command -v kubectl >/dev/null 2>&1; then
-    command -v kubectl
+  local system
+  system="$(command -v kubectl || true)"
+  if [[ "${STOCKOPS_BUILD_KUBECTL:-0}" != "1" && -n "$system" ]] && system_kubectl_ok "$system"; then
+    echo "$system"
     return
   fi
   local out="$BIN_DIR/kubectl"

@@ -24,7 +24,10 @@ DEMO_CHILDREN: tuple[tuple[str, str], ...] = (("AAPL", "freeze"), ("MSFT", "fine
 def demo_requests(source: str, epochs: int, min_skill: float) -> list[TrainRequest]:
     """The three trainings, in order (pure, so the plan is testable without training)."""
     parent = TrainRequest(
-        ticker=DEMO_PARENT, kind="parent", source=source, training=TrainingConfig(epochs=epochs),
+        ticker=DEMO_PARENT,
+        kind="parent",
+        source=source,
+        training=TrainingConfig(epochs=epochs),
         min_skill=min_skill,
     )
     children = [

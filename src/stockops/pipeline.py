@@ -152,6 +152,8 @@ def train_and_register(
             parent=parent_bundle,
             transfer=request.transfer if parent_bundle is not None else None,
             synthetic=history.synthetic,
+            feature_version=FEATURE_SET_VERSION,
+            parent_version=parent_label.split("/")[1] if parent_label else None,
             on_epoch=epoch_logger(client, run_id),
             progress=progress,
         )
@@ -165,7 +167,7 @@ def train_and_register(
                 "ticker": request.ticker,
                 "synthetic": history.synthetic,
                 "data_source": history.source,
-                "split": result.split.to_dict(),
+                "split": result.split.model_dump(mode="json"),
                 "best_epoch": result.fit.best_epoch,
                 "epochs_run": result.fit.epochs_run,
                 "parent": parent_label,
@@ -179,7 +181,7 @@ def train_and_register(
             bundle=result.bundle,
             metrics=metrics,
             plot_path=plot_path,
-            example_window=result.example_window,
+            example_window=_example_window(features, model_cfg.context_days),
             min_skill=request.min_skill,
         )
     metrics["model_version"] = published.version
@@ -203,6 +205,11 @@ def train_and_register(
         plot_path=str(plot_path),
         split=metrics["split"],
     )
+
+
+def _example_window(features: Any, context_days: int) -> Any:
+    """The newest input window, as the model signature's example (shape (1, context, n_features))."""
+    return features[list(MODEL_FEATURES)].to_numpy(dtype="float32")[-context_days:][None, ...]
 
 
 def _plot_title(request: TrainRequest, synthetic: bool) -> str:

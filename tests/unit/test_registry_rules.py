@@ -11,7 +11,12 @@ from stockops.registry import decide_promotion, registered_model_name
 
 @pytest.mark.parametrize(
     ("ticker", "name"),
-    [("^GSPC", "stockops-gspc"), ("AAPL", "stockops-aapl"), ("BRK.B", "stockops-brk-b"), ("brk-a", "stockops-brk-a")],
+    [
+        ("^GSPC", "stockops-gspc"),
+        ("AAPL", "stockops-aapl"),
+        ("BRK.B", "stockops-brk-b"),
+        ("brk-a", "stockops-brk-a"),
+    ],
 )
 def test_registered_model_name(ticker: str, name: str) -> None:
     assert registered_model_name(ticker) == name
@@ -42,4 +47,6 @@ def test_gate_without_any_production_says_so() -> None:
 
 
 def test_gate_never_promotes_nan_skill() -> None:
-    assert not decide_promotion(new_version="1", new_skill=math.nan, min_skill=-1e9, current_version=None).promote
+    assert not decide_promotion(
+        new_version="1", new_skill=math.nan, min_skill=-1e9, current_version=None
+    ).promote

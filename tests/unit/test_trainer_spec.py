@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stockops.data.errors import DataUnavailableError, DataValidationError
+from stockops.model.experiment import ExperimentDataError
 from stockops.model.transfer import TransferError
 from stockops.registry.loading import ModelNotFoundError
 from stockops.trainer.__main__ import build_spec, classify_failure, parse_args, write_termination
@@ -48,7 +49,9 @@ def test_invalid_values_are_rejected_with_the_field_named() -> None:
 
 def test_cli_flags_override_env_spec() -> None:
     args = parse_args(["--kind", "child", "--ticker", "MSFT", "--parent", "^GSPC", "--epochs", "2"])
-    spec = build_spec(args, {"STOCKOPS_TRAINER_CONFIG": json.dumps({"ticker": "AAPL", "training": {"epochs": 9}})})
+    spec = build_spec(
+        args, {"STOCKOPS_TRAINER_CONFIG": json.dumps({"ticker": "AAPL", "training": {"epochs": 9}})}
+    )
     assert spec["ticker"] == "MSFT"
     assert spec["training"]["epochs"] == 2 and spec["transfer"]["epochs"] == 2
     assert spec["parentTicker"] == "^GSPC"
@@ -65,6 +68,7 @@ def test_missing_ticker_is_a_config_error() -> None:
         (DataUnavailableError("ZZZZ", "csv:/d", "no file ZZZZ.csv"), "NoData", 2),
         (DataValidationError("AAPL", "csv:/d", "2 NaN closes"), "BadData", 2),
         (TransferError("context 30 != 60"), "ParentIncompatible", 2),
+        (ExperimentDataError("AAPL: 40 training windows, need 64"), "BadData", 2),
         (ModelNotFoundError("stockops-gspc has no alias production"), "ParentMissing", 2),
         (ValueError("bad"), "InvalidConfig", 2),
         (RuntimeError("boom"), "Error", 1),
@@ -76,6 +80,8 @@ def test_failures_map_to_reasons_and_exit_codes(exc: Exception, reason: str, cod
 
 def test_termination_message_is_one_json_line(tmp_path: Path) -> None:
     path = tmp_path / "termination-log"
-    write_termination({"ok": False, "reason": "NoData", "message": "x"}, {"STOCKOPS_TERMINATION_LOG": str(path)})
+    write_termination(
+        {"ok": False, "reason": "NoData", "message": "x"}, {"STOCKOPS_TERMINATION_LOG": str(path)}
+    )
     lines = path.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["reason"] == "NoData"

@@ -32,10 +32,16 @@ console = Console()
 
 SourceOpt = Annotated[
     str | None,
-    typer.Option("--source", help="auto | yfinance | synthetic | csv:DIR (default: STOCKOPS_DATA_SOURCE or auto)"),
+    typer.Option(
+        "--source", help="auto | yfinance | synthetic | csv:DIR (default: STOCKOPS_DATA_SOURCE or auto)"
+    ),
 ]
-StartOpt = Annotated[str | None, typer.Option("--start", help="First date used, YYYY-MM-DD (default 2004-01-01).")]
-EpochsOpt = Annotated[int | None, typer.Option("--epochs", min=1, help="Maximum epochs (early stopping may end sooner).")]
+StartOpt = Annotated[
+    str | None, typer.Option("--start", help="First date used, YYYY-MM-DD (default 2004-01-01).")
+]
+EpochsOpt = Annotated[
+    int | None, typer.Option("--epochs", min=1, help="Maximum epochs (early stopping may end sooner).")
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (weights, shuffling).")]
 MinSkillOpt = Annotated[
     float | None, typer.Option("--min-skill", help="Promotion gate on test skill (default -0.02).")
@@ -105,7 +111,10 @@ def train_parent(
                 horizon_days=horizon_days,
             ),
             training=TrainingConfig(
-                epochs=epochs or 30, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
+                epochs=epochs or 30,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                patience=patience,
                 seed=seed,
             ),
             min_skill=settings.promotion_min_skill if min_skill is None else min_skill,
@@ -125,7 +134,9 @@ def train_child(
     source: SourceOpt = None,
     start: StartOpt = None,
     epochs: EpochsOpt = None,
-    learning_rate: Annotated[float | None, typer.Option("--lr", help="Default: parent lr x 0.1 for fine-tune.")] = None,
+    learning_rate: Annotated[
+        float | None, typer.Option("--lr", help="Default: parent lr x 0.1 for fine-tune.")
+    ] = None,
     seed: SeedOpt = 42,
     min_skill: MinSkillOpt = None,
     as_json: JsonOpt = False,
@@ -228,7 +239,9 @@ def predict(
 def demo(
     source: SourceOpt = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Max epochs per model.")] = 30,
-    output: Annotated[Path | None, typer.Option("--output", help="Default: $STOCKOPS_HOME/outputs/demo")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Default: $STOCKOPS_HOME/outputs/demo")
+    ] = None,
 ) -> None:
     """Parent (^GSPC) + two children (AAPL freeze, MSFT fine-tune) end to end, with a summary table."""
     from stockops.demo import run_demo
@@ -239,7 +252,9 @@ def demo(
         rows = run_demo(settings, source=src, epochs=epochs, output_dir=out, console=console)
     if any(r["synthetic"] for r in rows):
         console.print(SYNTHETIC_BANNER)
-    console.print(summary_table(rows, "StockOps demo: test-split results (skill = 1 - RMSE/RMSE_random_walk)"))
+    console.print(
+        summary_table(rows, "StockOps demo: test-split results (skill = 1 - RMSE/RMSE_random_walk)")
+    )
     console.print(f"outputs (plots, metrics JSON, summary): {out}")
 
 

@@ -34,7 +34,7 @@ def one_line_errors() -> Iterator[None]:
         yield
     except _known_errors() as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
 
 

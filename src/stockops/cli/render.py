@@ -47,8 +47,18 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
 
 def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    for col in ("ticker", "kind", "version", "production", "test RMSE", "naive RMSE", "skill", "dir. acc.",
-                "epochs", "data"):
+    for col in (
+        "ticker",
+        "kind",
+        "version",
+        "production",
+        "test RMSE",
+        "naive RMSE",
+        "skill",
+        "dir. acc.",
+        "epochs",
+        "data",
+    ):
         table.add_column(col, justify="right" if col not in ("ticker", "kind", "data") else "left")
     for r in rows:
         m = r["metrics"]
@@ -68,8 +78,10 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 
 def forecast_table(payload: dict[str, Any]) -> Table:
-    table = Table(title=f"{payload['ticker']} forecast from {payload['model_name']} v{payload['model_version']}"
-                  f" (data as of {payload['as_of']})")
+    table = Table(
+        title=f"{payload['ticker']} forecast from {payload['model_name']} v{payload['model_version']}"
+        f" (data as of {payload['as_of']})"
+    )
     table.add_column("date")
     table.add_column("forecast close", justify="right")
     table.add_column("naive (last close)", justify="right")

@@ -53,7 +53,9 @@ def _wilder_average(values: pd.Series, period: int) -> pd.Series:
 
 def ema(values: pd.Series, span: int, *, min_periods: int | None = None) -> pd.Series:
     """Recursive EMA, alpha = 2 / (span + 1), seeded with the first value; NaN before `min_periods`."""
-    return values.ewm(span=span, adjust=False, min_periods=span if min_periods is None else min_periods).mean()
+    return values.ewm(
+        span=span, adjust=False, min_periods=span if min_periods is None else min_periods
+    ).mean()
 
 
 def macd(

@@ -10,6 +10,7 @@ that the pipeline records), because silently training on fake prices would be wo
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import replace
 from datetime import date, timedelta
@@ -70,7 +71,7 @@ class CsvSource:
     synthetic = False
 
     def __init__(self, directory: Path | str) -> None:
-        self.directory = Path(directory).expanduser()
+        self.directory = Path(directory).expanduser().resolve()
         self.name = f"csv:{self.directory}"
 
     def __repr__(self) -> str:
@@ -98,7 +99,9 @@ class CsvSource:
             raw = pd.read_csv(path, skipinitialspace=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataValidationError(symbol, source, f"not a readable CSV file: {first_line}", file=path) from exc
+            raise DataValidationError(
+                symbol, source, f"not a readable CSV file: {first_line}", file=path
+            ) from exc
         except OSError as exc:
             raise DataUnavailableError(symbol, source, f"cannot read file: {exc}", file=path) from exc
         frame = validate_ohlcv(raw, ticker=symbol, source=source, file=path)
@@ -123,21 +126,36 @@ class _YFinanceLogCapture(logging.Handler):
             self.messages.append(message)
 
     def reason(self) -> str | None:
-        # The last message is the download summary ("['AAPL']: ConnectionError(...)"): the most specific.
-        return self.messages[-1] if self.messages else None
+        """The last message (yfinance's download summary), plus the network failure behind it if any.
+
+        Offline, yfinance's summary is often a misleading "possibly delisted; no timezone found"
+        because the timezone lookup failed first; the connection error logged earlier is the cause.
+        """
+        if not self.messages:
+            return None
+        summary = self.messages[-1]
+        network = next((m for m in self.messages if _NETWORK_FAILURE.search(m)), None)
+        if network and network != summary and not _NETWORK_FAILURE.search(summary):
+            return f"{summary} (network: {network})"
+        return summary
+
+
+_NETWORK_FAILURE = re.compile(r"ConnectionError|Timeout|DNSError|curl: \(|Could not resolve|timed out", re.I)
 
 
 class YFinanceSource:
     """Daily adjusted prices from Yahoo Finance via `yfinance` (`auto_adjust=True`).
 
     Yahoo is flaky (rate limits, transient empty answers), so each fetch makes `1 + retries` attempts,
-    waiting `backoff_seconds * 2**attempt` between them, with `timeout_seconds` per HTTP request.
+    waiting `backoff_seconds`, then twice that, and so on, with `timeout_seconds` per HTTP request.
     Failing all attempts raises `DataUnavailableError` with the last reason yfinance gave.
     """
 
     synthetic = False
 
-    def __init__(self, *, retries: int = 3, backoff_seconds: float = 1.0, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self, *, retries: int = 3, backoff_seconds: float = 1.0, timeout_seconds: float = 10.0
+    ) -> None:
         if retries < 0 or backoff_seconds < 0 or timeout_seconds <= 0:
             raise ValueError("retries and backoff_seconds must be >= 0 and timeout_seconds > 0")
         self.retries = retries
@@ -181,8 +199,8 @@ class YFinanceSource:
             symbol,
             self.name,
             f"Yahoo Finance unreachable or returned no data after {attempts} attempt(s) "
-            f"(timeout {self.timeout_seconds:g}s each): {reason}. Check the network and the symbol, "
-            f"or use --data-source csv:DIR / synthetic",
+            f"(timeout {self.timeout_seconds:g}s each): {reason}",
+            hint="Check the network and the symbol, or use the data source csv:DIR or synthetic",
         )
 
     def _download(self, symbol: str, start: date | None, end: date | None) -> tuple[pd.DataFrame | None, str]:
@@ -193,9 +211,6 @@ class YFinanceSource:
             raise DataUnavailableError(
                 symbol, self.name, "the yfinance package is not installed (install stockops[ml])"
             ) from exc
-        capture = _YFinanceLogCapture()
-        yf_logger = logging.getLogger("yfinance")
-        yf_logger.addHandler(capture)
         # yfinance's end is exclusive, ours inclusive. Without a start, ask for the full history and cut
         # locally (an `end` alone is not a request yfinance understands).
         window = (
@@ -203,6 +218,9 @@ class YFinanceSource:
             if start is None
             else {"start": start, "end": end + timedelta(days=1) if end is not None else None}
         )
+        capture = _YFinanceLogCapture()
+        yf_logger = logging.getLogger("yfinance")
+        yf_logger.addHandler(capture)
         try:
             raw = yfinance.download(
                 symbol,
@@ -256,7 +274,8 @@ class AutoSource:
                 exc.problem,
             )
             history = self.fallback.fetch(ticker, start, end)
-            return replace(history, source=f"synthetic (fallback: {_shorten(exc.problem)})", synthetic=True)
+            reason = _shorten(f"{self.primary.name}: {exc.problem}", limit=200)
+            return replace(history, source=f"synthetic (fallback: {reason})", synthetic=True)
 
 
 def source_from_string(spec: str, *, seed: int = 42) -> OhlcvSource:

@@ -81,7 +81,9 @@ def validate_ohlcv(
         if isinstance(frame.index, pd.DatetimeIndex):
             table = table.reset_index(names="date")
         else:
-            raise fail(f"missing column 'date'; expected header {EXPECTED_HEADER}, found {list(frame.columns)}")
+            raise fail(
+                f"missing column 'date'; expected header {EXPECTED_HEADER}, found {list(frame.columns)}"
+            )
     missing = [name for name in OHLCV_COLUMNS if name not in table.columns]
     if missing:
         raise fail(
@@ -108,7 +110,7 @@ def validate_ohlcv(
         if bad.any():
             first = int(np.argmax(bad))
             raise fail(
-                f"{name} has {int(bad.sum())} non-positive value(s), first {column[first]!r} on "
+                f"{name} has {int(bad.sum())} non-positive value(s), first {float(column[first])!r} on "
                 f"{_day(dates[first])}; prices must be > 0"
             )
     negative = values["volume"] < 0
@@ -120,7 +122,8 @@ def validate_ohlcv(
         first = int(np.argmax(inverted))
         raise fail(
             f"high below low on {int(inverted.sum())} row(s), first {_day(dates[first])} "
-            f"(high {values['high'][first]!r} < low {values['low'][first]!r}); are the columns swapped?"
+            f"(high {float(values['high'][first])!r} < low {float(values['low'][first])!r}); "
+            "are the columns swapped?"
         )
 
     if adjusted_close is not None and not np.allclose(adjusted_close, values["close"], rtol=1e-9, atol=0.0):
@@ -134,7 +137,9 @@ def validate_ohlcv(
 
     result = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"), columns=list(OHLCV_COLUMNS))
     if min_rows is not None:
-        require_min_rows(result, ticker=ticker, source=source, min_rows=min_rows, reason=min_rows_reason, file=file)
+        require_min_rows(
+            result, ticker=ticker, source=source, min_rows=min_rows, reason=min_rows_reason, file=file
+        )
     return result
 
 
@@ -169,7 +174,9 @@ def _canonical_columns(frame: pd.DataFrame) -> list[str]:
     for column in frame.columns:
         if isinstance(column, tuple):
             # yfinance multi-level columns: pick the level that holds the field name.
-            known = [str(part) for part in column if str(part).strip().lower() in {*OHLCV_COLUMNS, "adj close"}]
+            known = [
+                str(part) for part in column if str(part).strip().lower() in {*OHLCV_COLUMNS, "adj close"}
+            ]
             column = known[0] if known else column[0]
         names.append(re.sub(r"[\s_]+", "_", str(column).strip().lower()))
     return names
@@ -210,7 +217,8 @@ def _parse_numbers(raw: pd.Series, name: str, dates: np.ndarray, fail: _Fail) ->
     if text.any():
         first = int(np.argmax(text))
         raise fail(
-            f"{name} has {int(text.sum())} non-numeric value(s), first {raw.iloc[first]!r} on {_day(dates[first])}"
+            f"{name} has {int(text.sum())} non-numeric value(s), first {raw.iloc[first]!r} "
+            f"on {_day(dates[first])}"
         )
     return numbers
 
@@ -229,7 +237,9 @@ def _check_order(dates: np.ndarray, fail: _Fail) -> None:
         )
 
 
-def _impute_isolated_zero_volume(volume: np.ndarray, dates: np.ndarray, *, ticker: str, source: str) -> np.ndarray:
+def _impute_isolated_zero_volume(
+    volume: np.ndarray, dates: np.ndarray, *, ticker: str, source: str
+) -> np.ndarray:
     zero = volume == 0
     if not zero.any():
         return volume

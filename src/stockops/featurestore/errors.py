@@ -21,11 +21,11 @@ def _store_label(store_path: Path | str, online: str | None) -> str:
     return f"{label} (online: {online})" if online else label
 
 
-class FeatureStoreEmpty(DataUnavailableError):
+class FeatureStoreEmpty(DataUnavailableError):  # noqa: N818 -- the name the shared interface fixes
     """Nothing is stored for `ticker` (or for any ticker, `ticker="*"`) in the store at `store_path`."""
 
     def __init__(
-        self, ticker: str, store_path: Path | str, problem: str | None = None, *, online: str | None = None
+        self, ticker: str, store_path: Path | str, problem: str | None = None, online: str | None = None
     ) -> None:
         self.store_path = Path(store_path)
         self.online = online
@@ -33,33 +33,24 @@ class FeatureStoreEmpty(DataUnavailableError):
         super().__init__(
             ticker,
             _store_label(store_path, online),
-            problem or f"{what}; run `stockops features ingest {ticker if ticker != ALL_TICKERS else 'TICKER'}`",
+            problem
+            or f"{what}; run `stockops features ingest {ticker if ticker != ALL_TICKERS else 'TICKER'}`",
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.ticker, self.store_path, self.problem), {"online": self.online})
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.online = state.get("online")
-        self.file = None
-        self.args = (self._format(),)
+        return (type(self), (self.ticker, self.store_path, self.problem, self.online))
 
 
-class StoredFeaturesUnusable(DataValidationError):
+class UnusableFeaturesError(DataValidationError):
     """Stored features exist but cannot serve this request (older feature set, window too short, gaps)."""
 
-    def __init__(self, ticker: str, store_path: Path | str, problem: str, *, online: str | None = None) -> None:
+    def __init__(self, ticker: str, store_path: Path | str, problem: str, online: str | None = None) -> None:
         self.store_path = Path(store_path)
         self.online = online
         super().__init__(ticker, _store_label(store_path, online), problem)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.ticker, self.store_path, self.problem), {"online": self.online})
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.online = state.get("online")
-        self.file = None
-        self.args = (self._format(),)
+        return (type(self), (self.ticker, self.store_path, self.problem, self.online))
 
 
 class FeatureIngestionError(DataError):

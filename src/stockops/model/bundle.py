@@ -76,7 +76,9 @@ class FeatureSpec:
                 if name == "columns":
                     missing = [c for c in mine if c not in theirs]
                     extra = [c for c in theirs if c not in mine]
-                    detail = f"only in first {missing}, only in second {extra}" if missing or extra else "order"
+                    detail = (
+                        f"only in first {missing}, only in second {extra}" if missing or extra else "order"
+                    )
                     diffs.append(f"columns differ ({detail}): {list(mine)} != {list(theirs)}")
                 else:
                     diffs.append(f"{name}: {mine!r} != {theirs!r}")
@@ -100,7 +102,9 @@ class FeatureSpec:
                 horizon_days=int(data["horizon_days"]),
             )
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"feature spec needs columns, version, context_days, horizon_days: {exc!r}") from exc
+            raise ValueError(
+                f"feature spec needs columns, version, context_days, horizon_days: {exc!r}"
+            ) from exc
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -131,8 +135,10 @@ def _optional_date(value: Any) -> date | None:
 
 @dataclass(eq=False)
 class ModelBundle:
-    """A trained model with its scalers, feature spec and lineage. Build with ``ModelBundle(...)`` or
-    :meth:`load`; forecast with :meth:`predict_log_returns` (or :func:`stockops.model.forecasting.forecast_prices`)."""
+    """A trained model with its scalers, feature spec and lineage.
+
+    Build with ``ModelBundle(...)`` or :meth:`load`; forecast with :meth:`predict_log_returns` (or
+    :func:`stockops.model.forecasting.forecast_prices`)."""
 
     ticker: str
     model_config: ModelConfig
@@ -256,7 +262,9 @@ class ModelBundle:
             feature_scaler = StandardScaler.from_dict(scalers["feature"])
             target_scaler = StandardScaler.from_dict(scalers["target"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"{scaler_path} is invalid (needs 'feature' and 'target' scalers): {exc}") from exc
+            raise BundleError(
+                f"{scaler_path} is invalid (needs 'feature' and 'target' scalers): {exc}"
+            ) from exc
         weights_path = directory / WEIGHTS_FILE
         if not weights_path.is_file():
             raise BundleError(f"model bundle is missing {WEIGHTS_FILE} (expected at {weights_path})")
@@ -264,7 +272,9 @@ class ModelBundle:
             state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a corrupt file
             raise BundleError(f"{weights_path} is not a readable torch state_dict: {exc}") from exc
-        if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        if not isinstance(state_dict, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state_dict.values()
+        ):
             raise BundleError(f"{weights_path} must hold a state_dict (name -> tensor)")
         bundle_path = directory / BUNDLE_FILE
         try:

@@ -44,7 +44,9 @@ class TrainingConfig(BaseModel):
     weight_decay: float = Field(default=1e-5, ge=0.0, le=1.0)
     val_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
     test_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
-    num_threads: int | None = Field(default=None, ge=1, le=1024, description="torch CPU threads; None = default.")
+    num_threads: int | None = Field(
+        default=None, ge=1, le=1024, description="torch CPU threads; None = default."
+    )
 
     @model_validator(mode="after")
     def _leave_room_for_training(self) -> TrainingConfig:

@@ -90,7 +90,8 @@ def validate_forecast_inputs(
     if not np.all(np.isfinite(array)):
         row, col = np.argwhere(~np.isfinite(array))[0]
         raise ForecastInputError(
-            "window", f"contains a non-finite value at row {row}, feature {bundle.feature_spec.columns[col]!r}"
+            "window",
+            f"contains a non-finite value at row {row}, feature {bundle.feature_spec.columns[col]!r}",
         )
     if isinstance(last_close, bool) or not isinstance(last_close, int | float | np.number):
         raise ForecastInputError("last_close", f"must be a positive number, got {last_close!r}")
@@ -100,7 +101,9 @@ def validate_forecast_inputs(
     return array, close, _as_date(as_of), int(days)
 
 
-def forecast_prices(bundle: ModelBundle, window: np.ndarray, last_close: float, as_of: dt.date, days: int) -> Forecast:
+def forecast_prices(
+    bundle: ModelBundle, window: np.ndarray, last_close: float, as_of: dt.date, days: int
+) -> Forecast:
     """Forecast closes for the next ``days`` business days after ``as_of`` from one raw feature window
     ``(context_days, n_features)`` whose last row is ``as_of``, whose close was ``last_close``."""
     array, close, as_of_date, n_days = validate_forecast_inputs(bundle, window, last_close, as_of, days)

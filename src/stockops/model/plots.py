@@ -25,9 +25,15 @@ def plot_predictions(predictions: SplitPredictions, path: Path, *, title: str | 
     figure = Figure(figsize=(11, 5), dpi=110)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
-    axes.plot(target_dates[:, 0], predictions.actual[:, 0], color="black", linewidth=1.2, label="actual close")
     axes.plot(
-        target_dates[:, 0], predictions.predicted[:, 0], color="tab:blue", linewidth=0.9, label="1-day-ahead forecast"
+        target_dates[:, 0], predictions.actual[:, 0], color="black", linewidth=1.2, label="actual close"
+    )
+    axes.plot(
+        target_dates[:, 0],
+        predictions.predicted[:, 0],
+        color="tab:blue",
+        linewidth=0.9,
+        label="1-day-ahead forecast",
     )
     if horizon > 1:
         axes.plot(

@@ -41,7 +41,9 @@ class StandardScaler:
     def _check(self, data: np.ndarray) -> np.ndarray:
         data = np.asarray(data)
         if data.ndim < 1 or data.shape[-1] != self.n_features:
-            raise ValueError(f"scaler expects {self.n_features} values on the last axis, got shape {data.shape}")
+            raise ValueError(
+                f"scaler expects {self.n_features} values on the last axis, got shape {data.shape}"
+            )
         return data
 
     def transform(self, data: np.ndarray, dtype: type = np.float32) -> np.ndarray:
@@ -63,7 +65,9 @@ class StandardScaler:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"scaler data needs numeric lists 'mean' and 'scale': {exc}") from exc
         if mean.ndim != 1 or mean.shape != scale.shape:
-            raise ValueError(f"scaler 'mean' {mean.shape} and 'scale' {scale.shape} must be equal-length lists")
+            raise ValueError(
+                f"scaler 'mean' {mean.shape} and 'scale' {scale.shape} must be equal-length lists"
+            )
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
             raise ValueError("scaler 'mean' must be finite and 'scale' finite and positive")
         return cls(mean=mean, scale=scale)

@@ -97,7 +97,9 @@ def _as_tensors(
     )
 
 
-def evaluate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE) -> float:
+def evaluate_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE
+) -> float:
     """Mean squared error over all samples and horizon steps, in eval mode, without autograd."""
     was_training = model.training
     model.eval()
@@ -157,12 +159,30 @@ def fit(
 
     Inputs are scaled windows ``x (n, context, f)`` and scaled targets ``y (n, horizon)``. Only
     parameters with ``requires_grad`` are optimised (a frozen LSTM stays bit-identical). On return the
-    model holds the best-validation weights and is in eval mode on ``device``.
+    model holds the best-validation weights and is in eval mode on ``device``. ``cfg.num_threads``
+    applies for the duration of the call only.
     """
-    started = time.perf_counter()
-    seed_everything(cfg.seed)
+    previous_threads = torch.get_num_threads()
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
+    try:
+        return _fit(model, train, val, cfg, device=device, on_epoch=on_epoch, progress=progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _fit(
+    model: nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    cfg: TrainingConfig,
+    *,
+    device: str | torch.device | None,
+    on_epoch: Callable[[EpochStats], None] | None,
+    progress: bool,
+) -> FitResult:
+    started = time.perf_counter()
+    seed_everything(cfg.seed)
     target = resolve_device(device)
     model.to(target)
     x_train, y_train = _as_tensors(train, "train", target)
@@ -223,7 +243,9 @@ def fit(
                 best_epoch=best_epoch,
             )
             history.append(stats)
-            bar.update(task, advance=1, status=f"train {train_loss:.4f}  val {val_loss:.4f}  best@{best_epoch}")
+            bar.update(
+                task, advance=1, status=f"train {train_loss:.4f}  val {val_loss:.4f}  best@{best_epoch}"
+            )
             if on_epoch is not None:
                 on_epoch(stats)
             if epoch - best_epoch >= cfg.patience:

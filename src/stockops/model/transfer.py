@@ -31,7 +31,9 @@ def transfer_incompatibilities(
     parent: ModelBundle, child_feature_spec: FeatureSpec, child_model_config: ModelConfig | None = None
 ) -> list[str]:
     """Every reason the parent cannot seed the child; empty when transfer is possible."""
-    problems = [f"feature spec {d} (parent vs child)" for d in parent.feature_spec.differences(child_feature_spec)]
+    problems = [
+        f"feature spec {d} (parent vs child)" for d in parent.feature_spec.differences(child_feature_spec)
+    ]
     if child_model_config is not None:
         for name in SHAPE_FIELDS:
             mine, theirs = getattr(parent.model_config, name), getattr(child_model_config, name)

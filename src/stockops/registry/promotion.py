@@ -30,9 +30,7 @@ def decide_promotion(
             True, f"version {new_version} promoted: skill {new_skill:+.4f} >= gate {min_skill:+.4f}{replaced}"
         )
     kept = (
-        f"version {current_version} stays production"
-        if current_version
-        else "no version is production yet"
+        f"version {current_version} stays production" if current_version else "no version is production yet"
     )
     return PromotionDecision(
         False, f"version {new_version} not promoted: skill {new_skill:+.4f} < gate {min_skill:+.4f}; {kept}"

@@ -22,7 +22,8 @@ from stockops import __version__
 from stockops.model.bundle import ModelBundle
 from stockops.registry.naming import PRODUCTION_ALIAS, registered_model_name
 from stockops.registry.promotion import PromotionDecision, decide_promotion
-from stockops.registry.pyfunc import ForecastPyfunc
+
+PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def publish(
         signature = infer_signature(example, bundle.predict_log_returns(example))
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=ForecastPyfunc(),
+            python_model=str(PYFUNC_ENTRY),
             artifacts={"bundle": str(bundle_dir)},
             signature=signature,
             pip_requirements=[f"stockops=={__version__}", "torch==2.13.0", "mlflow"],

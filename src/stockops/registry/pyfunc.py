@@ -21,6 +21,8 @@ class ForecastPyfunc(mlflow.pyfunc.PythonModel):
 
         self._bundle = ModelBundle.load(Path(context.artifacts["bundle"]))
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> np.ndarray:
+    # No annotations on predict: MLflow would try to derive a schema from them; the signature logged
+    # with the model (tensor in, tensor out) is the contract instead.
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         windows = np.asarray(model_input, dtype=np.float32)
         return self._bundle.predict_log_returns(windows)

@@ -40,6 +40,9 @@ class TrackingTarget:
 def connect(target: TrackingTarget) -> MlflowClient:
     """Point the mlflow module and a client at the target and make sure our experiment exists."""
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    # Our commands print their own results (and `--json` must be the only thing on stdout).
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(target.tracking_uri)
     mlflow.set_registry_uri(target.tracking_uri)
     client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.tracking_uri)

@@ -255,6 +255,9 @@ func apiserverArgs(apiPort, etcdClientPort int, p pkiFiles, tokenFile string, ex
 		"--service-account-signing-key-file=" + p.saKey,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-cluster-ip-range=" + serviceCIDR,
+		// The lease reconciler refuses a loopback advertise address, and without kube-proxy the
+		// kubernetes Service endpoints would be useless anyway.
+		"--endpoint-reconciler-type=none",
 		"--authorization-mode=RBAC",
 		"--token-auth-file=" + tokenFile,
 		"--anonymous-auth=false",
@@ -263,6 +266,10 @@ func apiserverArgs(apiPort, etcdClientPort int, p pkiFiles, tokenFile string, ex
 		// insists on; envtest disables it for the same reason.
 		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false",
+		// Nothing runs the garbage collector (no kube-controller-manager), so deletes must not wait for
+		// it: with this off, orphan/foreground propagation add no finalizers. The e2e executor deletes
+		// dependents whose owners are gone instead.
+		"--enable-garbage-collector=false",
 		"--v=0",
 	}
 	return append(args, extra...)

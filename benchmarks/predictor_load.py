@@ -1,0 +1,298 @@
+"""Load benchmark of the predictor on loopback: requests/s and p50/p99 latency for cache hits and misses.
+
+    .venv/bin/python benchmarks/predictor_load.py [--ohlcv-dir DIR] [--hit-requests N] [--miss-requests N]
+    .venv/bin/python benchmarks/predictor_load.py --url URL --model NAME --window-file WINDOW.json
+
+Without ``--url`` it builds everything itself in a temp directory: a model of the default architecture
+(2x64 LSTM, 60 days in, 5 out; trained one epoch on AAPL since 2019: weights do not change latency)
+registered in a local SQLite MLflow store, a redis-server on a free port, and
+``python -m stockops.predictor`` with the Redis cache. Then it runs, each with a bounded request count:
+
+- ``hit``  : ``{"instances": [{"days": 5}]}`` repeated (answered from Redis after the first request);
+- ``miss`` : an explicit 60x12 window with a different ``last_close`` per request, so every request
+  misses the cache: parse + validate the window, run the network, write Redis.
+
+The load generator is a closed loop of C keep-alive HTTP/1.1 connections written on raw asyncio streams
+(cheaper per request than an HTTP client library, so more of the two cores is left to the server).
+It shares the machine with the server: figures are for server + client on the same cores. Besides the
+client-side latency it prints the server's own model-side time per request (from /metrics), so the
+difference shows what the HTTP stack (uvicorn, FastAPI, KServe) costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODEL = "stockops-aapl"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"process exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} not ready after {timeout:.0f}s")
+
+
+def register_model(home: Path, ohlcv_dir: Path) -> tuple[np.ndarray, str, float]:
+    """Train one epoch, publish as production in the local store; returns the latest window etc."""
+    from stockops.config import Settings
+    from stockops.data.features import MODEL_FEATURES, compute_features
+    from stockops.data.sources import source_from_string
+    from stockops.model.config import ModelConfig, TrainingConfig
+    from stockops.model.experiment import run_experiment
+    from stockops.registry.publish import publish, training_run
+    from stockops.registry.tracking import TrackingTarget, connect
+
+    settings = Settings(home=home, data_source=f"csv:{ohlcv_dir}")
+    history = source_from_string(settings.data_source).fetch("AAPL", start=date(2019, 1, 1))
+    features = compute_features(history.frame)
+    config = ModelConfig()
+    client = connect(TrackingTarget.from_settings(settings))
+    with training_run(client, run_name="predictor-benchmark", params={}, tags={}) as run_id:
+        result = run_experiment(
+            features,
+            ticker="AAPL",
+            feature_columns=MODEL_FEATURES,
+            model_cfg=config,
+            train_cfg=TrainingConfig(epochs=1, num_threads=2),
+            synthetic=False,
+        )
+        window = features[list(MODEL_FEATURES)].to_numpy()[-config.context_days :]
+        publish(
+            client,
+            run_id,
+            ticker="AAPL",
+            bundle=result.bundle,
+            metrics=result.report.model_dump(mode="json"),
+            plot_path=None,
+            example_window=window[None],
+            min_skill=-100.0,
+        )
+    return window, features.index[-1].date().isoformat(), float(features["close"].iloc[-1])
+
+
+def http_request(path: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
+
+
+async def connection(
+    host: str, port: int, requests: list[bytes], latencies: list[float], errors: list[str]
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for request in requests:
+            started = time.perf_counter()
+            writer.write(request)
+            header = await reader.readuntil(b"\r\n\r\n")
+            match = _LENGTH.search(header)
+            body = await reader.readexactly(int(match.group(1))) if match else b""
+            latencies.append(time.perf_counter() - started)
+            if not header.startswith(b"HTTP/1.1 200"):
+                errors.append(
+                    header.split(b"\r\n", 1)[0].decode() + " " + body[:200].decode(errors="replace")
+                )
+    finally:
+        writer.close()
+
+
+@dataclass
+class Result:
+    name: str
+    concurrency: int
+    requests: int
+    seconds: float
+    latencies: np.ndarray
+    errors: list[str]
+    server_seconds_per_request: float
+    hit_ratio: float
+
+    def line(self) -> str:
+        p50, p99 = np.percentile(self.latencies, [50, 99]) * 1000
+        rate = self.requests / self.seconds
+        server_ms = self.server_seconds_per_request * 1000
+        return (
+            f"{self.name:<5} c={self.concurrency:<3} n={self.requests:<6} {rate:8.0f} req/s  "
+            f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  server-side {server_ms:5.2f} ms/req  "
+            f"cache hits {self.hit_ratio:4.0%}  errors {len(self.errors)}"
+        )
+
+
+def scrape(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    wanted = {
+        "seconds": 'stockops_predictor_request_seconds_sum{outcome="ok",protocol="v1"}',
+        "count": 'stockops_predictor_request_seconds_count{outcome="ok",protocol="v1"}',
+        "hits": 'stockops_predictor_cache_lookups_total{result="hit"}',
+        "misses": 'stockops_predictor_cache_lookups_total{result="miss"}',
+    }
+    values = {key: 0.0 for key in wanted}
+    for line in text.splitlines():
+        for key, prefix in wanted.items():
+            if line.startswith(prefix + " "):
+                values[key] = float(line.rsplit(" ", 1)[1])
+    return values
+
+
+def run_scenario(name: str, url: str, requests: list[bytes], concurrency: int) -> Result:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    chunks = [requests[i::concurrency] for i in range(concurrency)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    before = scrape(url)
+
+    async def main() -> None:
+        await asyncio.gather(*(connection(host, int(port), chunk, latencies, errors) for chunk in chunks))
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    seconds = time.perf_counter() - started
+    after = scrape(url)
+    count = max(after["count"] - before["count"], 1.0)
+    lookups = (after["hits"] - before["hits"]) + (after["misses"] - before["misses"])
+    return Result(
+        name,
+        concurrency,
+        len(requests),
+        seconds,
+        np.asarray(latencies),
+        errors,
+        (after["seconds"] - before["seconds"]) / count,
+        (after["hits"] - before["hits"]) / lookups if lookups else 0.0,
+    )
+
+
+def miss_requests(path: str, window: np.ndarray, as_of: str, last_close: float, n: int) -> list[bytes]:
+    rows = np.round(window, 8).tolist()
+    out = []
+    for i in range(n):
+        instance = {"window": rows, "as_of": as_of, "last_close": round(last_close + 1e-4 * (i + 1), 6)}
+        out.append(http_request(path, json.dumps({"instances": [instance]}).encode()))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_data = os.environ.get(
+        "STOCKOPS_TEST_DATA_DIR", str(REPO_ROOT.parent / "shared" / "data" / "ohlcv")
+    )
+    parser.add_argument("--ohlcv-dir", type=Path, default=Path(default_data))
+    parser.add_argument("--hit-requests", type=int, default=4000)
+    parser.add_argument("--miss-requests", type=int, default=1000)
+    parser.add_argument("--hit-concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--miss-concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--url", help="benchmark a running predictor instead of starting one")
+    parser.add_argument("--model", default=MODEL)
+    parser.add_argument("--window-file", type=Path, help="with --url: JSON {window, as_of, last_close}")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="stockops-bench-"))
+    processes: list[subprocess.Popen] = []
+    try:
+        if args.url:
+            url = args.url.rstrip("/")
+            if args.window_file is None:
+                raise SystemExit("--url needs --window-file with the window to send for misses")
+            sent = json.loads(args.window_file.read_text())
+            window, as_of, last_close = np.asarray(sent["window"]), sent["as_of"], float(sent["last_close"])
+        else:
+            print("registering a default-size model (one epoch) in a local store ...", flush=True)
+            window, as_of, last_close = register_model(workdir / "home", args.ohlcv_dir)
+            redis_port = free_port()
+            redis_binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+            processes.append(
+                subprocess.Popen(
+                    [redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", str(workdir)],
+                    stdout=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+            port = free_port()
+            env = {
+                **os.environ,
+                "STOCKOPS_HOME": str(workdir / "home"),
+                "STOCKOPS_DATA_SOURCE": f"csv:{args.ohlcv_dir}",
+                "STOCKOPS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "PORT": str(port),
+            }
+            env.pop("MLFLOW_TRACKING_URI", None)
+            log = (workdir / "predictor.log").open("wb")
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "stockops.predictor", "--model-name", args.model],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            url = f"http://127.0.0.1:{port}"
+            print("starting the predictor ...", flush=True)
+            wait_for(f"{url}/v1/models/{args.model}", 300, processes[-1])
+
+        path = f"/v1/models/{args.model}:predict"
+        hit = http_request(path, b'{"instances": [{"days": 5}]}')
+        run_scenario("warm", url, [hit] * 50 + miss_requests(path, window, as_of, last_close + 1, 50), 1)
+        results = []
+        for concurrency in args.hit_concurrency:
+            results.append(run_scenario("hit", url, [hit] * args.hit_requests, concurrency))
+        for i, concurrency in enumerate(args.miss_concurrency):
+            base = last_close + 10 * (i + 2)  # distinct per run: every request is a new key
+            requests = miss_requests(path, window, as_of, base, args.miss_requests)
+            results.append(run_scenario("miss", url, requests, concurrency))
+        load = os.getloadavg()
+        print(f"\npredictor {url} model {args.model}; {os.cpu_count()} CPUs, load average {load[0]:.1f}")
+        for result in results:
+            print(result.line())
+            for error in result.errors[:3]:
+                print(f"    error: {error}")
+        return 1 if any(r.errors for r in results) else 0
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Training throughput and time-to-best of the default parent vs a common reference setup, on ^GSPC.
+
+    .venv/bin/python benchmarks/train_throughput.py [--threads 2] [--quick] [--json PATH]
+
+Trains twice on ^GSPC from 2004-01-01 (chronological 70/15/15 split, scalers fitted on train only):
+
+* the default parent: ``ModelConfig()`` + ``TrainingConfig()`` (2x64 LSTM, batch 256, up to 30 epochs,
+  early stopping with patience 5, best-validation weights restored);
+* the reference: a 3-layer 128-unit LSTM at batch 32, same context/horizon (60/5), 20 epochs and no early
+  stopping cut (patience = epochs); best-validation weights are still restored before testing, which
+  only helps the reference. Everything else (optimiser, learning rate, schedule, dropout, clipping,
+  seed, features, target) is the same, so the comparison isolates shape and batch size.
+
+Prints windows/s (training windows per wall second, validation pass included in an epoch's cost) and
+seconds/epoch for both; for the default, the seconds until its best checkpoint (sum of epoch seconds
+through ``best_epoch``); for the reference, the seconds of its 20 epochs; both test RMSEs and skills
+against the random walk; the speed ratio, and whether the issue's goal holds: the default reaches its
+best checkpoint >= 3x faster than 20 reference epochs, with equal or better test RMSE.
+
+Timings depend on the machine and on what else runs on it: the load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import bench_data as bd
+
+from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES
+from stockops.model.config import ModelConfig, TrainingConfig
+from stockops.model.experiment import ExperimentResult, run_experiment
+
+GOAL_SPEEDUP = 3.0
+REFERENCE_EPOCHS = 20
+
+
+def reference_configs(epochs: int, threads: int) -> tuple[ModelConfig, TrainingConfig]:
+    model = ModelConfig(hidden_size=128, num_layers=3)
+    # patience >= epochs: the reference always runs its full budget, as the public setup does.
+    training = TrainingConfig(epochs=epochs, batch_size=32, patience=epochs, num_threads=threads)
+    return model, training
+
+
+def train(
+    data: bd.TickerData, label: str, model_cfg: ModelConfig, train_cfg: TrainingConfig, device: str
+) -> ExperimentResult:
+    print(f"training {label} ... ({bd.load_line()})", file=sys.stderr, flush=True)
+    return run_experiment(
+        data.features,
+        ticker=data.ticker,
+        feature_columns=MODEL_FEATURES,
+        model_cfg=model_cfg,
+        train_cfg=train_cfg,
+        synthetic=data.synthetic,
+        feature_version=FEATURE_SET_VERSION,
+        device=device,
+        on_epoch=bd.epoch_printer(label),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    bd.add_common_arguments(parser)
+    parser.add_argument(
+        "--reference-epochs",
+        type=int,
+        default=None,
+        help=f"epochs of the reference (default {REFERENCE_EPOCHS}; {bd.QUICK_EPOCHS} with --quick)",
+    )
+    args = parser.parse_args(argv)
+    bd.configure_torch(args.threads)
+
+    start = bd.QUICK_PARENT_START if args.quick else bd.PARENT_START
+    ref_epochs = args.reference_epochs or (bd.QUICK_EPOCHS if args.quick else REFERENCE_EPOCHS)
+    default_model = ModelConfig()
+    default_training = TrainingConfig(num_threads=args.threads)
+    if args.quick:
+        default_training = default_training.model_copy(update={"epochs": bd.QUICK_EPOCHS})
+    ref_model, ref_training = reference_configs(ref_epochs, args.threads)
+
+    env_before = bd.environment()
+    data = bd.load_ticker(args.data_dir, bd.PARENT_TICKER, start)
+    print(f"data: {data.ticker} {data.first_day}..{data.last_day} ({len(data.features)} feature rows)")
+    print(f"      source {data.source}; requested start {start}")
+    print(bd.describe_config("default parent", default_model, default_training))
+    print(bd.describe_config("reference", ref_model, ref_training))
+    print(f"device {args.device}, torch threads {args.threads}; before: {bd.load_line()}")
+    print(flush=True)
+
+    default = train(data, "default", default_model, default_training, args.device)
+    reference = train(data, "reference", ref_model, ref_training, args.device)
+    env_after = bd.environment()
+
+    d, r = bd.result_summary(default), bd.result_summary(reference)
+    reference_seconds = bd.seconds_through(reference.fit.history, reference.fit.epochs_run)
+    speedup = reference_seconds / d["seconds_to_best"] if d["seconds_to_best"] > 0 else float("nan")
+    rmse_ok = d["rmse"] <= r["rmse"]
+    goal_met = speedup >= GOAL_SPEEDUP and rmse_ok
+
+    rows = [
+        [
+            "default 2x64 b256",
+            str(d["train_windows"]),
+            f"{d['windows_per_second']:.0f}",
+            f"{d['seconds_per_epoch']:.2f}",
+            f"{d['epochs_run']} (best {d['best_epoch']})",
+            f"{d['seconds_to_best']:.1f} (to best)",
+            bd.fmt(d["rmse"], 2),
+            bd.fmt(d["naive_rmse"], 2),
+            bd.fmt(d["skill"]),
+        ],
+        [
+            "reference 3x128 b32",
+            str(r["train_windows"]),
+            f"{r['windows_per_second']:.0f}",
+            f"{r['seconds_per_epoch']:.2f}",
+            f"{r['epochs_run']} (best {r['best_epoch']})",
+            f"{reference_seconds:.1f} (all {r['epochs_run']})",
+            bd.fmt(r["rmse"], 2),
+            bd.fmt(r["naive_rmse"], 2),
+            bd.fmt(r["skill"]),
+        ],
+    ]
+    headers = ["setup", "train win", "win/s", "s/epoch", "epochs", "seconds", "test RMSE", "naive", "skill"]
+    print()
+    print(f"test split: {d['test_period'][0]}..{d['test_period'][1]} ({d['test_windows']} windows)")
+    print(bd.format_table(headers, rows))
+    print()
+    print(
+        f"speed: reference {ref_epochs} epochs {reference_seconds:.1f}s / default to best checkpoint "
+        f"{d['seconds_to_best']:.1f}s = {speedup:.2f}x (goal >= {GOAL_SPEEDUP:.0f}x)"
+    )
+    print(
+        f"test RMSE: default {d['rmse']:.2f} vs reference {r['rmse']:.2f} "
+        f"({'equal or better' if rmse_ok else 'WORSE'})"
+    )
+    verdict = "MET" if goal_met else "NOT MET"
+    caveat = " (quick run: not the issue's setup)" if args.quick or ref_epochs != REFERENCE_EPOCHS else ""
+    print(f"goal (>= {GOAL_SPEEDUP:.0f}x faster to best, RMSE <= reference): {verdict}{caveat}")
+    print(f"after: {bd.load_line()}")
+
+    if args.json:
+        payload: dict[str, Any] = {
+            "benchmark": "train_throughput",
+            "quick": args.quick,
+            "data": {
+                "ticker": data.ticker,
+                "start_requested": str(start),
+                "first_day": str(data.first_day),
+                "last_day": str(data.last_day),
+                "source": data.source,
+            },
+            "device": args.device,
+            "threads": args.threads,
+            "default": {"config": bd.config_dict(default_model, default_training), **d},
+            "reference": {
+                "config": bd.config_dict(ref_model, ref_training),
+                "seconds_all_epochs": reference_seconds,
+                **r,
+            },
+            "speedup_to_best": speedup,
+            "rmse_equal_or_better": rmse_ok,
+            "goal_met": goal_met,
+            "environment_before": env_before,
+            "environment_after": env_after,
+        }
+        bd.write_json(args.json, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""Status of ParentModel and TickerModel: what the operator observed, written only by the operator.
+
+Shapes follow Kubernetes conventions (conditions with reasons and lastTransitionTime,
+observedGeneration) and Kubeflow/KServe practice (a progress block, metrics, the serving URL).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from stockops.crd.base import CrdModel
+
+Phase = Literal["Pending", "WaitingForParent", "Training", "Deploying", "Ready", "Failed", "Suspended"]
+PHASES: tuple[str, ...] = Phase.__args__  # type: ignore[attr-defined]
+ConditionStatus = Literal["True", "False", "Unknown"]
+# Conditions are a map keyed by type (server-side apply merges them per type).
+CONDITIONS_LIST: dict[str, object] = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+
+
+class Condition(CrdModel):
+    """One observed aspect of the resource (Kubernetes condition convention)."""
+
+    type: str = Field(
+        max_length=64,
+        description="Aspect: ParentReady, Trained, Promoted, ServingReady or Ready.",
+    )
+    status: ConditionStatus = Field(description="'True', 'False' or 'Unknown'.")
+    reason: str = Field(
+        max_length=128,
+        description="One CamelCase word for the last transition, e.g. WaitingForParent, NoData.",
+    )
+    message: str = Field(
+        default="", max_length=4096, description="Human-readable detail: what and what next."
+    )
+    last_transition_time: str = Field(
+        description="When status last changed (RFC 3339); unchanged when only reason or message change."
+    )
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation the condition was computed for."
+    )
+
+
+class TrainingStatus(CrdModel):
+    """The training Job for the current generation and its progress (read from MLflow)."""
+
+    job_name: str | None = Field(default=None, description="Name of the training Job.")
+    attempt: int | None = Field(default=None, ge=0, description="Pods started so far (1 + retries).")
+    epoch: int | None = Field(default=None, ge=0, description="Last finished epoch.")
+    epochs: int | None = Field(default=None, ge=0, description="Planned epochs (training may stop early).")
+    progress_percent: int | None = Field(default=None, ge=0, le=100, description="epoch / epochs in percent.")
+    start_time: str | None = Field(default=None, description="When the Job started (RFC 3339).")
+    completion_time: str | None = Field(
+        default=None, description="When the Job finished, successfully or not (RFC 3339)."
+    )
+    scheduled_at: str | None = Field(
+        default=None, description="The spec.retrain.schedule firing that started this training, if any."
+    )
+    retrain_request: str | None = Field(
+        default=None, description="Value of the stockops.io/retrain annotation this training answers, if any."
+    )
+
+
+class HorizonMetrics(CrdModel):
+    """Test-split metrics for one forecast step (k trading days ahead)."""
+
+    horizon: int = Field(ge=1, description="Steps ahead (1 = next trading day).")
+    rmse: float | None = Field(default=None, description="Root mean squared error in price units.")
+    mae: float | None = Field(default=None, description="Mean absolute error in price units.")
+    mape: float | None = Field(default=None, description="Mean absolute percentage error (percent).")
+    naive_rmse: float | None = Field(
+        default=None, description="RMSE of the random walk (last close carried)."
+    )
+    skill: float | None = Field(
+        default=None, description="1 - rmse / naiveRmse; above 0 beats the random walk."
+    )
+    directional_accuracy: float | None = Field(
+        default=None, description="Share of test days whose up/down direction was right (0 to 1)."
+    )
+
+
+class MetricsStatus(CrdModel):
+    """Metrics of the latest finished training, on the held-out chronological test split."""
+
+    rmse: float | None = Field(default=None, description="Test RMSE in price units, all horizons.")
+    mae: float | None = Field(default=None, description="Test MAE in price units, all horizons.")
+    mape: float | None = Field(default=None, description="Test MAPE in percent.")
+    naive_rmse: float | None = Field(default=None, description="Random-walk RMSE on the same test windows.")
+    skill: float | None = Field(
+        default=None, description="1 - rmse / naiveRmse; above 0 beats the random walk."
+    )
+    directional_accuracy: float | None = Field(
+        default=None, description="Share of test forecasts with the right up/down direction (0 to 1)."
+    )
+    per_horizon: list[HorizonMetrics] | None = Field(
+        default=None, max_length=60, description="The same metrics per forecast step."
+    )
+
+
+class MlflowStatus(CrdModel):
+    """Where the latest training lives in MLflow, and the version being served."""
+
+    run_id: str | None = Field(default=None, description="MLflow run of the latest finished training.")
+    model_name: str | None = Field(default=None, description="Registered model name, e.g. stockops-aapl.")
+    model_version: str | None = Field(default=None, description="Version registered by the latest training.")
+    promoted: bool | None = Field(
+        default=None, description="Whether that version passed the gate and became the 'production' alias."
+    )
+    promotion_reason: str | None = Field(default=None, description="Why it was or was not promoted.")
+    serving_version: str | None = Field(
+        default=None,
+        description=(
+            "Version in use: for a ParentModel the latest trained version (children transfer from it); "
+            "for a TickerModel the latest promoted version (the predictor serves it)."
+        ),
+    )
+    uri: str | None = Field(default=None, description="Link to the registered version in the MLflow UI.")
+
+
+class InferenceStatus(CrdModel):
+    """The KServe InferenceService serving this ticker."""
+
+    name: str | None = Field(default=None, description="InferenceService name.")
+    url: str | None = Field(default=None, description="Prediction URL, once the InferenceService is Ready.")
+    ready: bool | None = Field(default=None, description="InferenceService Ready condition.")
+    model_version: str | None = Field(
+        default=None, description="Model version the predictor is configured with."
+    )
+
+
+class ParentLink(CrdModel):
+    """The parent model version a TickerModel trains from."""
+
+    name: str | None = Field(default=None, description="ParentModel name.")
+    ticker: str | None = Field(default=None, description="Parent's ticker.")
+    model_name: str | None = Field(default=None, description="Parent's registered model name.")
+    model_version: str | None = Field(default=None, description="Parent version the current training uses.")
+
+
+class ModelStatus(CrdModel):
+    """Observed state of a ParentModel or TickerModel."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation this status describes."
+    )
+    phase: Phase | None = Field(
+        default=None,
+        description=(
+            "Summary: Pending, WaitingForParent, Training, Deploying (serving coming up), Ready, "
+            "Failed or Suspended. Conditions carry the reasons."
+        ),
+    )
+    conditions: list[Condition] | None = Field(
+        json_schema_extra=CONDITIONS_LIST,
+        default=None,
+        max_length=16,
+        description="Detailed state; every type is present from the first visit.",
+    )
+    training: TrainingStatus | None = Field(default=None, description="Training Job and progress.")
+    metrics: MetricsStatus | None = Field(default=None, description="Test metrics of the latest training.")
+    mlflow: MlflowStatus | None = Field(default=None, description="MLflow run and model versions.")
+    synthetic: bool | None = Field(
+        default=None, description="True when the latest training used synthetic prices (demo only)."
+    )
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition of that type, if present."""
+        return next((c for c in self.conditions or () if c.type == type_), None)
+
+
+class TickerModelStatus(ModelStatus):
+    """Observed state of a TickerModel: the ParentModel status plus parent link and serving."""
+
+    parent: ParentLink | None = Field(default=None, description="Parent model version in use.")
+    inference: InferenceStatus | None = Field(default=None, description="Serving state.")

@@ -1,0 +1,263 @@
+"""The one training orchestration (CLI, trainer and benchmarks all call :func:`run_experiment`).
+
+Steps, each in its own module: windows -> chronological split with purging gaps -> scalers fitted on the
+train part only -> network (fresh, or transferred from a parent bundle) -> fit with early stopping on the
+validation part -> forecast the test part through the finished bundle (the exact path serving uses) ->
+metrics in price units beside the random walk. A child's scalers are fitted on the child's own train
+split: the parent contributes weights, never statistics of another ticker's prices.
+
+Pure of MLflow and of files: logging, registering and plotting are the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from stockops.model.bundle import TARGET_DESCRIPTION, FeatureSpec, ModelBundle
+from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
+from stockops.model.evaluation import EvaluationReport, SplitPredictions, evaluate
+from stockops.model.network import LSTMForecaster
+from stockops.model.scaling import StandardScaler
+from stockops.model.splits import Split, chronological_split
+from stockops.model.training import EpochStats, FitResult, fit, seed_everything
+from stockops.model.transfer import prepare_transfer
+from stockops.model.windows import Windows, make_windows
+
+__all__ = [
+    "ExperimentDataError",
+    "ExperimentResult",
+    "PartSummary",
+    "SplitPredictions",
+    "SplitSummary",
+    "run_experiment",
+]
+
+
+# Below this many training windows a model cannot learn anything and the val/test parts (a few
+# windows each) cannot measure it; refuse instead of reporting noise.
+MIN_TRAIN_WINDOWS = 64
+
+
+class ExperimentDataError(ValueError):
+    """The feature frame cannot be trained on (missing columns, gaps, too little history)."""
+
+
+class PartSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    size: int
+    first_anchor: date
+    last_anchor: date
+    first_target: date
+    last_target: date
+
+
+class SplitSummary(BaseModel):
+    """Date ranges and sizes of train/val/test (anchors = forecast origins; targets = forecast days)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    train: PartSummary
+    val: PartSummary
+    test: PartSummary
+    gap_windows: int
+    total_windows: int
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    bundle: ModelBundle
+    report: EvaluationReport  # TEST split only
+    fit: FitResult
+    test_predictions: SplitPredictions
+    split: SplitSummary
+
+
+def _check_frame(features: pd.DataFrame, feature_columns: Sequence[str], ticker: str) -> None:
+    where = f"feature frame for {ticker}"
+    if not isinstance(features.index, pd.DatetimeIndex):
+        raise ExperimentDataError(
+            f"{where} must be indexed by date (DatetimeIndex), got {type(features.index).__name__}"
+        )
+    if not features.index.is_monotonic_increasing or not features.index.is_unique:
+        raise ExperimentDataError(f"{where} must have unique dates in ascending order")
+    if not feature_columns:
+        raise ExperimentDataError(f"{where}: feature_columns is empty")
+    missing = [c for c in ("close", *feature_columns) if c not in features.columns]
+    if missing:
+        raise ExperimentDataError(f"{where} lacks columns {missing}; it has {list(features.columns)}")
+    for column in ("close", *feature_columns):
+        values = features[column].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = features.index[int(np.argmax(bad))].date()
+            raise ExperimentDataError(
+                f"{where}: column {column!r} has {int(bad.sum())} missing/non-finite values "
+                f"(first on {first})"
+            )
+    if (features["close"] <= 0).any():
+        first = features.index[int(np.argmax((features["close"] <= 0).to_numpy()))].date()
+        raise ExperimentDataError(f"{where}: close must be positive (first non-positive on {first})")
+
+
+def _part_summary(part: range, windows: Windows, index: pd.DatetimeIndex, horizon: int) -> PartSummary:
+    first, last = int(windows.anchor[part.start]), int(windows.anchor[part.stop - 1])
+    return PartSummary(
+        size=len(part),
+        first_anchor=index[first].date(),
+        last_anchor=index[last].date(),
+        first_target=index[first + 1].date(),
+        last_target=index[last + horizon].date(),
+    )
+
+
+def _split_summary(split: Split, windows: Windows, index: pd.DatetimeIndex, horizon: int) -> SplitSummary:
+    return SplitSummary(
+        train=_part_summary(split.train, windows, index, horizon),
+        val=_part_summary(split.val, windows, index, horizon),
+        test=_part_summary(split.test, windows, index, horizon),
+        gap_windows=horizon,
+        total_windows=len(windows),
+    )
+
+
+def _default_feature_version() -> str:
+    from stockops.data.features import FEATURE_SET_VERSION
+
+    return FEATURE_SET_VERSION
+
+
+def run_experiment(
+    features: pd.DataFrame,
+    *,
+    ticker: str,
+    feature_columns: Sequence[str],
+    model_cfg: ModelConfig | None = None,
+    train_cfg: TrainingConfig | None = None,
+    parent: ModelBundle | None = None,
+    transfer: TransferConfig | None = None,
+    synthetic: bool,
+    feature_version: str | None = None,
+    parent_version: str | None = None,
+    device: str | None = None,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+    progress: bool = False,
+) -> ExperimentResult:
+    """Train (or transfer) and evaluate one model on ``features`` (index date, ``close`` + feature columns).
+
+    ``model_cfg`` defaults to :class:`ModelConfig` for a parent and to the parent's config for a child
+    (a child's config may only change dropout). ``transfer`` defaults to fine-tuning when a ``parent`` is
+    given. ``feature_version`` defaults to :data:`stockops.data.features.FEATURE_SET_VERSION`.
+    ``parent_version`` (the parent's registry version) is recorded in the child's bundle for lineage.
+    """
+    train_cfg = train_cfg or TrainingConfig()
+    if transfer is not None and parent is None:
+        raise ValueError("a transfer config was given without a parent bundle")
+    if parent is not None:
+        transfer = transfer or TransferConfig()
+        model_cfg = model_cfg or parent.model_config
+    model_cfg = model_cfg or ModelConfig()
+    columns = tuple(feature_columns)
+    _check_frame(features, columns, ticker)
+    context, horizon = model_cfg.context_days, model_cfg.horizon_days
+
+    closes = features["close"].to_numpy(dtype=np.float64)
+    try:
+        windows = make_windows(features[list(columns)].to_numpy(dtype=np.float64), closes, context, horizon)
+        split = chronological_split(
+            len(windows),
+            horizon,
+            train_cfg.val_fraction,
+            train_cfg.test_fraction,
+            min_train=MIN_TRAIN_WINDOWS,
+        )
+    except ValueError as exc:
+        raise ExperimentDataError(f"{ticker}: {exc}") from exc
+
+    # Scalers see only what the train windows see: feature rows up to the last train anchor, train targets.
+    last_train_row = int(windows.anchor[split.train.stop - 1])
+    feature_scaler = StandardScaler.fit(
+        features[list(columns)].to_numpy(dtype=np.float64)[: last_train_row + 1]
+    )
+    target_scaler = StandardScaler.fit(windows.y[split.train.start : split.train.stop])
+
+    def part(r: range) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            feature_scaler.transform(windows.x[r.start : r.stop]),
+            target_scaler.transform(windows.y[r.start : r.stop]),
+        )
+
+    spec = FeatureSpec(
+        columns=columns,
+        version=feature_version or _default_feature_version(),
+        context_days=context,
+        horizon_days=horizon,
+    )
+    seed_everything(train_cfg.seed)  # the initial weights are part of what the seed fixes
+    if parent is not None and transfer is not None:
+        network = prepare_transfer(parent, transfer.strategy, spec, model_cfg)
+        model_cfg = network.config
+        train_cfg = train_cfg.model_copy(
+            update={
+                "learning_rate": transfer.effective_learning_rate(train_cfg.learning_rate),
+                "epochs": transfer.epochs or train_cfg.epochs,
+            }
+        )
+    else:
+        network = LSTMForecaster(len(columns), model_cfg)
+
+    fit_result = fit(
+        network,
+        part(split.train),
+        part(split.val),
+        train_cfg,
+        device=device,
+        on_epoch=on_epoch,
+        progress=progress,
+    )
+
+    bundle = ModelBundle(
+        ticker=ticker,
+        model_config=model_cfg,
+        feature_spec=spec,
+        feature_scaler=feature_scaler,
+        target_scaler=target_scaler,
+        state_dict=network.state_dict(),
+        synthetic=synthetic,
+        parent_ticker=parent.ticker if parent is not None else None,
+        parent_version=parent_version if parent is not None else None,
+        transfer_strategy=transfer.strategy if transfer is not None else None,
+        target=TARGET_DESCRIPTION,
+        data_start=features.index[0].date(),
+        data_end=features.index[-1].date(),
+        training_config=train_cfg,
+    )
+
+    test = split.test
+    x_test, y_test = windows.x[test.start : test.stop], windows.y[test.start : test.stop]
+    last_close = windows.last_close[test.start : test.stop]
+    anchors = windows.anchor[test.start : test.stop]
+    pred = bundle.predict_log_returns(x_test, device=fit_result.device)
+    anchor_dates = features.index[anchors]
+    report = evaluate(pred, y_test, last_close, anchor_dates)
+    target_rows = anchors[:, None] + np.arange(1, horizon + 1)[None, :]
+    predictions = SplitPredictions(
+        anchor_dates=anchor_dates,
+        target_dates=features.index.to_numpy()[target_rows],
+        last_close=last_close,
+        predicted=last_close[:, None] * np.exp(pred),
+        actual=last_close[:, None] * np.exp(y_test),
+    )
+    return ExperimentResult(
+        bundle=bundle,
+        report=report,
+        fit=fit_result,
+        test_predictions=predictions,
+        split=_split_summary(split, windows, features.index, horizon),
+    )

@@ -1,0 +1,126 @@
+"""The stateful part of the operator: serialises passes per object, writes status, counts metrics.
+
+Kopf may run a resource's change handler and its timer at the same moment, and a timer's body can lag
+a status write by a few milliseconds. A lock per object serialises passes, and the status this
+process last wrote (kept for a short while) is used as the "previous" status instead of a body that
+may not show it yet, so a transition is reported once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from stockops.operator.cluster import Cluster
+from stockops.operator.metrics import OperatorMetrics
+from stockops.operator.reconcile import Observed, ProgressSource, ReconcileResult, Resource, reconcile
+from stockops.operator.settings import OperatorSettings
+from stockops.operator.transitions import Event
+
+logger = logging.getLogger(__name__)
+
+RECENT_WRITE_SECONDS = 30.0
+EventSink = Callable[[Mapping[str, Any], Event], None]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Controller:
+    """Runs reconcile passes for ParentModels and TickerModels."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        progress: ProgressSource,
+        settings: OperatorSettings,
+        metrics: OperatorMetrics,
+        post_event: EventSink,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.cluster = cluster
+        self.progress = progress
+        self.settings = settings
+        self.metrics = metrics
+        self._post_event = post_event
+        self._clock = clock
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._written: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def _lock(self, uid: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(uid, threading.Lock())
+
+    def _previous_status(self, uid: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        written = self._written.get(uid)
+        if written and time.monotonic() - written[0] < RECENT_WRITE_SECONDS:
+            return written[1]
+        return None
+
+    def run(self, kind: str, body: Mapping[str, Any], observed: Observed, trigger: str) -> ReconcileResult:
+        """One pass: reconcile, write the status if it changed, post Events, update metrics."""
+        uid = body["metadata"]["uid"]
+        with self._lock(uid):
+            resource = Resource.from_body(kind, body, status=self._previous_status(uid, body))
+            self.metrics.reconciles.labels(kind, trigger).inc()
+            try:
+                result = reconcile(
+                    resource, observed, self.cluster, self.progress, self.settings, self._clock()
+                )
+            except Exception:
+                self.metrics.reconcile_errors.labels(kind).inc()
+                raise
+            if result.patch:
+                try:
+                    self.cluster.patch_status(kind, resource.namespace, resource.name, result.patch)
+                except Exception:
+                    self._written.pop(uid, None)
+                    self.metrics.reconcile_errors.labels(kind).inc()
+                    raise
+                self._written[uid] = (time.monotonic(), result.status.to_wire())
+            for event in result.events:
+                self._post_event(body, event)
+            self._count(kind, uid, resource, result)
+            if result.events:
+                logger.info(
+                    "%s %s/%s: %s",
+                    kind,
+                    resource.namespace,
+                    resource.name,
+                    "; ".join(f"{e.reason}: {e.message}" for e in result.events),
+                )
+            return result
+
+    def _count(self, kind: str, uid: str, resource: Resource, result: ReconcileResult) -> None:
+        status = result.status
+        self.metrics.observe_phase(uid, kind, status.phase)
+        if result.jobs_created:
+            self.metrics.jobs_created.labels(kind).inc(result.jobs_created)
+        if status.phase == "Failed" and resource.status.phase != "Failed":
+            ready = status.condition("Ready")
+            self.metrics.failures.labels(kind, ready.reason if ready else "Unknown").inc()
+        job = result.finished
+        if job is not None and job.start_time and job.completion_time:
+            start = dt.datetime.fromisoformat(job.start_time.replace("Z", "+00:00"))
+            end = dt.datetime.fromisoformat(job.completion_time.replace("Z", "+00:00"))
+            outcome = "succeeded" if job.state.value == "Succeeded" else "failed"
+            self.metrics.training_seconds.labels(kind, outcome).observe(
+                max(0.0, (end - start).total_seconds())
+            )
+
+    def cleanup(self, kind: str, namespace: str, name: str, uid: str) -> list[str]:
+        """The finalizer's work: delete our Jobs and InferenceService, forget the object."""
+        with self._lock(uid):
+            deleted = self.cluster.delete_owned(namespace, uid)
+            self._written.pop(uid, None)
+            self.metrics.observe_phase(uid, kind, None)
+        with self._locks_guard:
+            self._locks.pop(uid, None)
+        logger.info("%s %s/%s deleted; removed %s", kind, namespace, name, ", ".join(deleted) or "nothing")
+        return deleted

@@ -1,0 +1,166 @@
+"""Kopf glue: indexes, change handlers, timers and the finalizer, registered on a given registry.
+
+The handlers only gather what the indexes know, call `Controller.run` and translate its answer for
+Kopf: a TickerModel waiting for its parent raises `TemporaryError` with a growing delay (its status
+already says WaitingForParent and why); the per-object timer re-checks every few seconds, which is
+what picks a child up promptly once its parent turns Ready and what refreshes training progress.
+Handlers return None: structural schemas would prune anything Kopf stored from return values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from stockops.crd.base import GROUP, VERSION
+from stockops.operator.controller import Controller
+from stockops.operator.naming import LABEL_MANAGED_BY, LABEL_OWNER_UID, MANAGED_BY
+from stockops.operator.observations import (
+    InferenceServiceObservation,
+    JobObservation,
+    observe_inference_service,
+    observe_job,
+    observe_parent,
+)
+from stockops.operator.reconcile import Observed
+from stockops.operator.settings import OperatorSettings
+from stockops.operator.status import PARENT_MODEL, TICKER_MODEL
+from stockops.operator.transitions import Event
+
+FINALIZER = "stockops.io/finalizer"
+ANNOTATION_PREFIX = "stockops.io"
+WAIT_DELAY_BASE_SECONDS = 2.0
+MANAGED = {LABEL_MANAGED_BY: MANAGED_BY}
+PLURALS = {PARENT_MODEL: "parentmodels", TICKER_MODEL: "tickermodels"}
+
+logger = logging.getLogger(__name__)
+
+
+def wait_delay(retry: int, cap: float) -> float:
+    """Growing delay while a child waits for its parent: 2, 4, 8, ... seconds, capped."""
+    return min(cap, WAIT_DELAY_BASE_SECONDS * (2 ** min(retry, 16)))
+
+
+def post_event(body: Mapping[str, Any], event: Event) -> None:
+    """Post a Kubernetes Event through Kopf's poster (queued, retried, never blocks a handler)."""
+    kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
+
+
+def configure_kopf(settings: kopf.OperatorSettings, operator: OperatorSettings) -> None:
+    """Kopf persistence under our own prefix; only explicit Events are posted."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+    settings.posting.loggers = False
+    settings.execution.max_workers = operator.max_workers
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+
+def _observed(
+    kind: str,
+    body: Mapping[str, Any],
+    parents: kopf.Index[Any, Any],
+    jobs: kopf.Index[Any, Any],
+    isvcs: kopf.Index[Any, Any] | None,
+) -> Observed:
+    meta = body["metadata"]
+    namespace, uid = meta.get("namespace"), meta["uid"]
+    job_list: tuple[JobObservation, ...] = tuple(jobs.get((namespace, uid), ()))
+    isvc: InferenceServiceObservation | None = None
+    parent = None
+    if kind == TICKER_MODEL:
+        isvc = next(iter(isvcs.get((namespace, uid), ()) if isvcs is not None else ()), None)
+        parent_name = ((body.get("spec") or {}).get("parentRef") or {}).get("name")
+        parent = next(iter(parents.get((namespace, parent_name), ())), None)
+    return Observed(jobs=job_list, isvc=isvc, parent=parent)
+
+
+def register(registry: kopf.OperatorRegistry, controller: Controller, settings: OperatorSettings) -> None:
+    """Register every handler on `registry` (no module-level decorators: settings are passed in)."""
+
+    @kopf.on.login(id="login", registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(id="configure", registry=registry)
+    def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        configure_kopf(settings, controller.settings)
+
+    @kopf.index(GROUP, VERSION, "parentmodels", id="parents", registry=registry)
+    def parents(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {(namespace, name): observe_parent(body)}
+
+    @kopf.index(
+        "batch", "v1", "jobs", id="jobs", labels={**MANAGED, LABEL_OWNER_UID: kopf.PRESENT}, registry=registry
+    )
+    def jobs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {(namespace, labels[LABEL_OWNER_UID]): observe_job(body)}
+
+    @kopf.index(
+        "serving.kserve.io",
+        "v1beta1",
+        "inferenceservices",
+        id="isvcs",
+        labels={**MANAGED, LABEL_OWNER_UID: kopf.PRESENT},
+        registry=registry,
+    )
+    def isvcs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {(namespace, labels[LABEL_OWNER_UID]): observe_inference_service(body)}
+
+    for kind, plural in PLURALS.items():
+        _register_kind(registry, controller, settings, kind, plural)
+
+
+def _register_kind(
+    registry: kopf.OperatorRegistry,
+    controller: Controller,
+    settings: OperatorSettings,
+    kind: str,
+    plural: str,
+) -> None:
+    def run(
+        trigger: str, body: kopf.Body, kwargs: dict[str, Any], retry: int = 0, raise_wait: bool = True
+    ) -> None:
+        if body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        observed = _observed(kind, body, kwargs["parents"], kwargs["jobs"], kwargs.get("isvcs"))
+        result = controller.run(kind, body, observed, trigger)
+        if result.waiting_for_parent and raise_wait:
+            raise kopf.TemporaryError(
+                result.waiting_for_parent, delay=wait_delay(retry, settings.wait_delay_max_seconds)
+            )
+
+    @kopf.on.create(GROUP, VERSION, plural, id=f"{plural}-create", registry=registry)
+    def on_create(body: kopf.Body, retry: int, **kwargs: Any) -> None:
+        run("create", body, kwargs, retry)
+
+    @kopf.on.update(GROUP, VERSION, plural, id=f"{plural}-update", registry=registry)
+    def on_update(body: kopf.Body, retry: int, **kwargs: Any) -> None:
+        run("update", body, kwargs, retry)
+
+    @kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}-resume", registry=registry)
+    def on_resume(body: kopf.Body, retry: int, **kwargs: Any) -> None:
+        run("resume", body, kwargs, retry)
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        plural,
+        id=f"{plural}-timer",
+        interval=settings.timer_interval_seconds,
+        initial_delay=settings.timer_interval_seconds,
+        registry=registry,
+    )
+    def on_timer(body: kopf.Body, **kwargs: Any) -> None:
+        run("timer", body, kwargs, raise_wait=False)
+
+    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", registry=registry)
+    def on_delete(namespace: str, name: str, uid: str, **_: Any) -> None:
+        controller.cleanup(kind, namespace, name, uid)

@@ -1,0 +1,339 @@
+"""One reconcile pass for a ParentModel or TickerModel, against the `Cluster` port.
+
+Order of work: decide which training the current generation needs (pure: `desired_training`), retire
+superseded Jobs, look before creating the Job, suspend/resume it, read its result and progress,
+compute the status (pure), then converge the InferenceService and compute the status once more with
+what serving now looks like. The status patch and the Events are returned, not written, so the
+caller decides how to apply them (and tests can inspect them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from stockops.crd.parent_model import ParentModelSpec
+from stockops.crd.status_blocks import ModelStatus, TickerModelStatus
+from stockops.crd.ticker_model import TickerModelSpec
+from stockops.operator.builders import Owner, ParentVersion, build_inference_service, build_training_job
+from stockops.operator.cluster import Cluster
+from stockops.operator.conditions import parse_rfc3339, rfc3339
+from stockops.operator.naming import (
+    ANNOTATION_RETRAIN,
+    ANNOTATION_SPEC_HASH,
+    inference_service_name,
+    job_name,
+)
+from stockops.operator.observations import (
+    InferenceServiceObservation,
+    JobObservation,
+    JobState,
+    ParentObservation,
+    TrainingProgress,
+)
+from stockops.operator.patches import merge_patch
+from stockops.operator.schedule import CronError, CronSchedule
+from stockops.operator.settings import OperatorSettings
+from stockops.operator.status import (
+    TICKER_MODEL,
+    StatusInputs,
+    compute_status,
+    training_recorded,
+)
+from stockops.operator.termination import TrainerResult, parse_termination_message
+from stockops.operator.transitions import Event, transition_events
+
+
+class ProgressSource(Protocol):
+    def progress(self, job_name: str) -> TrainingProgress | None: ...
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A ParentModel or TickerModel, parsed."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    annotations: Mapping[str, str]
+    spec: ParentModelSpec | TickerModelSpec
+    status: ModelStatus
+    raw_status: dict[str, Any]
+
+    @classmethod
+    def from_body(cls, kind: str, body: Mapping[str, Any], status: dict[str, Any] | None = None) -> Resource:
+        """Parse a resource body; `status` overrides the body's (a fresher copy the caller holds)."""
+        meta = body.get("metadata") or {}
+        raw_status = dict(status if status is not None else body.get("status") or {})
+        spec_model = TickerModelSpec if kind == TICKER_MODEL else ParentModelSpec
+        status_model = TickerModelStatus if kind == TICKER_MODEL else ModelStatus
+        return cls(
+            kind=kind,
+            name=meta["name"],
+            namespace=meta.get("namespace") or "default",
+            uid=meta["uid"],
+            generation=int(meta.get("generation") or 1),
+            annotations=dict(meta.get("annotations") or {}),
+            spec=spec_model.model_validate(body.get("spec") or {}),
+            status=status_model.model_validate(raw_status),
+            raw_status=raw_status,
+        )
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.kind, self.name, self.namespace, self.uid, self.generation)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the indexes know about the resource's surroundings."""
+
+    jobs: tuple[JobObservation, ...] = ()
+    isvc: InferenceServiceObservation | None = None
+    parent: ParentObservation | None = None
+
+
+@dataclass(frozen=True)
+class DesiredTraining:
+    """The training the current generation needs; job_name None: wait for the parent."""
+
+    job_name: str | None
+    trigger: str = ""
+    parent_version: str | None = None
+    retrain_request: str | None = None
+    scheduled_at: str | None = None
+
+
+@dataclass
+class ReconcileResult:
+    status: ModelStatus
+    patch: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    waiting_for_parent: str | None = None  # message when a TickerModel waits for its parent
+    jobs_created: int = 0
+    finished: JobObservation | None = None  # a Job whose outcome this pass recorded
+
+
+def _scheduled_at(resource: Resource, now: dt.datetime) -> str | None:
+    """The schedule firing the current training answers (stable once chosen, see schedule.py)."""
+    previous = resource.status.training
+    same_generation = resource.status.observed_generation == resource.generation
+    current = previous.scheduled_at if same_generation and previous else None
+    schedule = resource.spec.retrain.schedule if resource.spec.retrain else None
+    if not schedule or not same_generation or previous is None:
+        return current
+    finished = parse_rfc3339(previous.completion_time)
+    if finished is None:
+        return current
+    try:
+        fired = CronSchedule.parse(schedule).last_fire(now)
+    except CronError:
+        return current  # the CRD pattern admits it but the evaluator rejects it: never retrain
+    return rfc3339(fired) if fired is not None and fired > finished else current
+
+
+def desired_training(
+    resource: Resource, parent: ParentObservation | None, now: dt.datetime
+) -> DesiredTraining:
+    """Which Job the resource needs now (pure). Names are deterministic, so restarts find them."""
+    previous = resource.status
+    same_generation = previous.observed_generation == resource.generation
+    retrain = resource.annotations.get(ANNOTATION_RETRAIN) or (
+        getattr(previous.training, "retrain_request", None) if same_generation else None
+    )
+    scheduled_at = _scheduled_at(resource, now)
+    parts: list[str] = []
+    parent_version: str | None = None
+    if isinstance(resource.spec, TickerModelSpec):
+        link = previous.parent if isinstance(previous, TickerModelStatus) else None
+        pinned = link.model_version if same_generation and link else None
+        on_change = bool(resource.spec.retrain and resource.spec.retrain.on_parent_change)
+        if parent is not None and parent.ready and parent.model_version:
+            parent_version = parent.model_version if (pinned is None or on_change) else pinned
+        else:
+            parent_version = pinned
+        if parent_version is None:
+            return DesiredTraining(None, retrain_request=retrain, scheduled_at=scheduled_at)
+        parts.append(f"p{parent_version}")
+    if retrain:
+        parts.append(f"r{retrain}")
+    if scheduled_at:
+        parts.append("s" + scheduled_at.replace("-", "").replace(":", "").replace("T", "")[:12])
+    trigger = "-".join(parts)
+    name = job_name(resource.name, resource.uid, resource.generation, trigger)
+    return DesiredTraining(name, trigger, parent_version, retrain, scheduled_at)
+
+
+def reconcile(
+    resource: Resource,
+    observed: Observed,
+    cluster: Cluster,
+    progress_source: ProgressSource,
+    settings: OperatorSettings,
+    now: dt.datetime,
+) -> ReconcileResult:
+    """Converge the cluster one step towards `resource` and compute its new status."""
+    spec = resource.spec
+    ns = resource.namespace
+    is_ticker = resource.kind == TICKER_MODEL
+    events: list[Event] = []
+    desired = desired_training(resource, observed.parent, now)
+    recorded = training_recorded(resource.status, desired.job_name)
+    suspended = bool(spec.suspend)
+
+    # Retire unfinished Jobs of earlier generations / triggers: their result would be stale.
+    for other in observed.jobs:
+        if other.name != desired.job_name and not other.finished:
+            cluster.delete_job(ns, other.name)
+            events.append(
+                Event("Normal", "JobSuperseded", f"deleted Job {other.name}: superseded by a newer spec")
+            )
+
+    job = next((j for j in observed.jobs if j.name == desired.job_name), None)
+    created = 0
+    if desired.job_name and job is None and not recorded and not suspended:
+        parent = _parent_version(resource, observed.parent, desired) if is_ticker else None
+        manifest = build_training_job(
+            resource.owner, spec, settings, job_name=desired.job_name, trigger=desired.trigger, parent=parent
+        )
+        job = cluster.create_job(manifest)
+        created = 1
+        detail = f" from parent version {desired.parent_version}" if desired.parent_version else ""
+        events.append(Event("Normal", "JobCreated", f"created training Job {desired.job_name}{detail}"))
+
+    if job is not None and not job.finished and not recorded:
+        if suspended and job.state is not JobState.SUSPENDED:
+            cluster.set_job_suspended(ns, job.name, True)
+            job = replace(job, state=JobState.SUSPENDED)
+            events.append(Event("Normal", "JobSuspended", f"suspended Job {job.name} (spec.suspend)"))
+        elif not suspended and job.state is JobState.SUSPENDED:
+            cluster.set_job_suspended(ns, job.name, False)
+            job = replace(job, state=JobState.PENDING)
+            events.append(Event("Normal", "JobResumed", f"resumed Job {job.name}"))
+
+    result: TrainerResult | None = None
+    progress: TrainingProgress | None = None
+    if job is not None and not recorded:
+        if job.finished:
+            text = job.termination_message or cluster.termination_message(ns, job.name)
+            result = parse_termination_message(text)
+        elif job.state is JobState.RUNNING:
+            progress = progress_source.progress(job.name)
+
+    isvc_name = inference_service_name(resource.name, resource.uid) if is_ticker else None
+    inputs = StatusInputs(
+        kind=resource.kind,
+        generation=resource.generation,
+        spec=spec,
+        previous=resource.status,
+        now=now,
+        job_name=desired.job_name,
+        job=job,
+        result=result,
+        progress=progress,
+        parent=observed.parent,
+        parent_version=desired.parent_version,
+        isvc_name=isvc_name,
+        isvc=observed.isvc,
+        mlflow_ui=settings.ui_uri,
+        result_grace_seconds=settings.result_grace_seconds,
+        scheduled_at=desired.scheduled_at,
+        retrain_request=desired.retrain_request,
+    )
+    status = compute_status(inputs)
+
+    if is_ticker and isinstance(spec, TickerModelSpec):
+        isvc = _converge_serving(resource, spec, status, observed.isvc, isvc_name, cluster, settings, events)
+        if isvc != observed.isvc:
+            status = compute_status(replace(inputs, isvc=isvc))
+
+    events.extend(transition_events(resource.status, status))
+    finished = None
+    if job is not None and job.finished and not recorded and training_recorded(status, job.name):
+        finished = job
+    waiting = None
+    if desired.job_name is None and not suspended:
+        ready = status.condition("ParentReady")
+        waiting = ready.message if ready else "waiting for the parent"
+    return ReconcileResult(
+        status=status,
+        patch=merge_patch(resource.raw_status, status.to_wire()),
+        events=events,
+        waiting_for_parent=waiting,
+        jobs_created=created,
+        finished=finished,
+    )
+
+
+def _parent_version(
+    resource: Resource, parent: ParentObservation | None, desired: DesiredTraining
+) -> ParentVersion | None:
+    """The parent version a new child Job trains from (the observed parent, else the recorded link)."""
+    if desired.parent_version is None:
+        return None
+    link = resource.status.parent if isinstance(resource.status, TickerModelStatus) else None
+    spec = resource.spec
+    name = spec.parent_ref.name if isinstance(spec, TickerModelSpec) else ""
+    ticker = (parent.ticker if parent else None) or (link.ticker if link else None)
+    model_name = (parent.model_name if parent else None) or (link.model_name if link else None)
+    return ParentVersion(
+        name=name, ticker=ticker or "^GSPC", model_name=model_name, model_version=desired.parent_version
+    )
+
+
+def _converge_serving(
+    resource: Resource,
+    spec: TickerModelSpec,
+    status: ModelStatus,
+    isvc: InferenceServiceObservation | None,
+    name: str | None,
+    cluster: Cluster,
+    settings: OperatorSettings,
+    events: list[Event],
+) -> InferenceServiceObservation | None:
+    """Create, update or delete the InferenceService so it serves the promoted version."""
+    enabled = spec.serving is None or spec.serving.enabled is not False
+    mlflow = status.mlflow
+    if not enabled:
+        if isvc is not None:
+            cluster.delete_inference_service(resource.namespace, isvc.name)
+            events.append(
+                Event("Normal", "InferenceServiceDeleted", f"deleted {isvc.name}: serving disabled")
+            )
+        return None
+    if name is None or mlflow is None or not mlflow.serving_version or not mlflow.model_name:
+        return isvc
+    manifest = build_inference_service(
+        resource.owner,
+        spec,
+        settings,
+        name=name,
+        model_name=mlflow.model_name,
+        model_version=mlflow.serving_version,
+    )
+    wanted_hash = manifest["metadata"]["annotations"][ANNOTATION_SPEC_HASH]
+    if isvc is None:
+        observed = cluster.create_inference_service(manifest)
+        events.append(
+            Event(
+                "Normal",
+                "InferenceServiceCreated",
+                f"created {name} serving version {mlflow.serving_version}",
+            )
+        )
+        return replace(observed, ready=False)
+    if isvc.spec_hash != wanted_hash:
+        observed = cluster.update_inference_service(manifest)
+        events.append(
+            Event(
+                "Normal",
+                "InferenceServiceUpdated",
+                f"updated {name} to serve version {mlflow.serving_version}",
+            )
+        )
+        return replace(observed, ready=False)
+    return isvc

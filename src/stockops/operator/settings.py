@@ -1,0 +1,95 @@
+"""Operator configuration from the environment (prefix `STOCKOPS_OPERATOR_`), read once in __main__."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """Everything the operator decides that a resource's spec does not."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STOCKOPS_OPERATOR_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    mlflow_tracking_uri: str = Field(
+        default="http://mlflow.stockops.svc:5000",
+        validation_alias=AliasChoices("STOCKOPS_OPERATOR_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow URI given to training Jobs and predictors (as seen from inside the cluster).",
+    )
+    mlflow_api_uri: str | None = Field(
+        default=None,
+        description="MLflow URI the operator itself reads progress from; unset: mlflow_tracking_uri.",
+    )
+    mlflow_ui_uri: str | None = Field(
+        default=None, description="Public MLflow UI base for status links; unset: mlflow_tracking_uri."
+    )
+    mlflow_experiment: str = Field(default="stockops", description="Experiment the trainer logs runs to.")
+    data_source: str = Field(
+        default="auto",
+        validation_alias=AliasChoices("STOCKOPS_OPERATOR_DATA_SOURCE", "STOCKOPS_DATA_SOURCE"),
+        description="STOCKOPS_DATA_SOURCE for Jobs whose spec.data.source is unset.",
+    )
+    trainer_image: str = Field(default="stockops/trainer", description="Default training image.")
+    predictor_image: str = Field(default="stockops/predictor", description="Default predictor image.")
+    image_pull_policy: str = Field(default="IfNotPresent", description="Default imagePullPolicy.")
+    service_account: str | None = Field(default=None, description="ServiceAccount for training pods.")
+    job_backoff_limit: int = Field(default=2, ge=0, le=10, description="Default Job backoffLimit.")
+    job_active_deadline_seconds: int = Field(default=6 * 3600, ge=60, description="Default Job deadline.")
+    job_ttl_seconds: int = Field(default=24 * 3600, ge=0, description="ttlSecondsAfterFinished of Jobs.")
+    default_cpu: str = Field(default="1", description="CPU request of training pods when unset in spec.")
+    default_memory: str = Field(default="2Gi", description="Memory of training pods when unset in spec.")
+    predictor_cpu: str = Field(default="500m", description="CPU request of predictor pods when unset.")
+    predictor_memory: str = Field(default="1Gi", description="Memory of predictor pods when unset.")
+    gpu_node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.present": "true"},
+        description="Node selector added when a spec asks for GPUs (JSON object in the environment).",
+    )
+    kserve_deployment_mode: str | None = Field(
+        default="RawDeployment",
+        description="serving.kserve.io/deploymentMode of InferenceServices (empty: KServe default).",
+    )
+    extra_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra env for training and predictor containers (JSON object), e.g. STOCKOPS_REDIS_URL.",
+    )
+    timer_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often each resource is re-checked (progress, parent readiness)."
+    )
+    wait_delay_max_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Cap of the growing retry delay while a TickerModel waits for its parent.",
+    )
+    result_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a succeeded Job may lack its termination message before Failed.",
+    )
+    max_workers: int = Field(
+        default=16, ge=1, le=256, description="Threads for the blocking Kubernetes calls."
+    )
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="Prometheus port (0: no server).")
+
+    @field_validator("gpu_node_selector", "extra_env", mode="before")
+    @classmethod
+    def _parse_json_object(cls, value: object) -> object:
+        """Accept a JSON object string, which is how a dict arrives from an environment variable."""
+        if isinstance(value, str):
+            parsed = json.loads(value) if value.strip() else {}
+            if not isinstance(parsed, dict):
+                raise ValueError(f"expected a JSON object, got {value!r}")
+            return parsed
+        return value
+
+    @property
+    def progress_uri(self) -> str:
+        """Where the operator reads MLflow progress from."""
+        return self.mlflow_api_uri or self.mlflow_tracking_uri
+
+    @property
+    def ui_uri(self) -> str:
+        return (self.mlflow_ui_uri or self.mlflow_tracking_uri).rstrip("/")

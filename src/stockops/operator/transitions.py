@@ -1,0 +1,46 @@
+"""Kubernetes Events for status transitions (pure: previous status, new status -> events).
+
+Every phase change and every condition whose status or reason changed becomes one Event, so
+`kubectl describe` tells the story of a resource. A first visit reports the phase only; conditions
+that start out Unknown are not news.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stockops.crd.status_blocks import ModelStatus
+from stockops.operator.status import FAILURE_REASONS
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Kubernetes Event to post on the resource."""
+
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+def transition_events(previous: ModelStatus, new: ModelStatus) -> list[Event]:
+    events: list[Event] = []
+    if new.phase != previous.phase:
+        ready = new.condition("Ready")
+        detail = f": {ready.message}" if ready and ready.message else ""
+        kind = "Warning" if new.phase == "Failed" else "Normal"
+        events.append(
+            Event(kind, f"Phase{new.phase}", f"phase {previous.phase or '-'} -> {new.phase}{detail}")
+        )
+    for condition in new.conditions or ():
+        if condition.type == "Ready":
+            continue  # the phase event already says it
+        old = previous.condition(condition.type)
+        if old is None and condition.status == "Unknown":
+            continue
+        if old is not None and (old.status, old.reason) == (condition.status, condition.reason):
+            continue
+        kind = "Warning" if condition.status == "False" and condition.reason in FAILURE_REASONS else "Normal"
+        events.append(
+            Event(kind, condition.reason, f"{condition.type}={condition.status}: {condition.message}"[:1024])
+        )
+    return events

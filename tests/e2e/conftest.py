@@ -1,0 +1,263 @@
+"""Fixtures for the e2e tier: one Kubernetes API per test session, local or external.
+
+- `STOCKOPS_E2E_CLUSTER=external` with `KUBECONFIG` set: the suite uses that cluster (kind, EKS). Jobs
+  and InferenceServices are run by the cluster; the `executor` fixture yields None.
+- Otherwise: the real kube-apiserver + embedded etcd built from Go modules (tests/e2e/testenv, built
+  once into a cache by scripts/build-testenv.sh) is started for the session, our CRDs (crds/*.yaml) are
+  installed, and the `executor` fixture plays kubelet, Job controller, garbage collector and KServe.
+
+Either way the tests get the same `E2ECluster`: an admin client, two unprivileged users (`restricted`,
+`stockops-operator`) with their kubeconfigs and RBAC subjects, and a kubectl. Every process started here
+is stopped by pid at the end; a test server that dies fails the run with its log.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from stockops.devcluster import LocalApiServer, build_tool, install_crds
+
+E2E_DIR = Path(__file__).resolve().parent
+CLUSTER_ENV = "STOCKOPS_E2E_CLUSTER"
+KEEP_ENV = "STOCKOPS_E2E_KEEP"  # =1 keeps the session's work dir (kubeconfigs, server log, pod logs)
+EXTERNAL_USERS_NAMESPACE = "stockops-e2e-users"
+
+
+@dataclass(frozen=True)
+class ClusterUser:
+    """An unprivileged identity: its kubeconfig, a client, and the RBAC subject that names it."""
+
+    name: str
+    kubeconfig: Path
+    api: k8s_client.ApiClient
+    subject: dict[str, str]
+
+
+@dataclass(frozen=True)
+class E2ECluster:
+    """What every e2e test needs to talk to the cluster under test."""
+
+    local: bool
+    server: str
+    kubeconfig: Path
+    admin: k8s_client.ApiClient
+    restricted: ClusterUser
+    operator: ClusterUser
+    kubectl: Path
+    work_dir: Path
+    crds: tuple[str, ...] = ()
+    api_server: LocalApiServer | None = field(default=None, repr=False)
+
+    def kubectl_run(
+        self,
+        *args: str,
+        user: ClusterUser | None = None,
+        input: str | None = None,
+        check: bool = True,
+        timeout: float = 60.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl as admin (or `user`); with check=True a failure raises with kubectl's stderr."""
+        kubeconfig = user.kubeconfig if user else self.kubeconfig
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+        result = subprocess.run(
+            [str(self.kubectl), *args], input=input, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}"
+            )
+        return result
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is an e2e test, whether or not its module says so."""
+    for item in items:
+        if E2E_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _load_executor_module() -> ModuleType:
+    # The executor is a script beside this file, not a package module; load it by path (and register
+    # it, so its dataclasses resolve their module).
+    name = "stockops_e2e_executor"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, E2E_DIR / "executor.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _external_users(admin: k8s_client.ApiClient, admin_kubeconfig: Path, work_dir: Path) -> list[ClusterUser]:
+    """On a real cluster there is no token file: each test user is a ServiceAccount with a bound token."""
+    core = k8s_client.CoreV1Api(admin)
+    ns = EXTERNAL_USERS_NAMESPACE
+    try:
+        core.create_namespace({"metadata": {"name": ns}})
+    except k8s_client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    cfg = k8s_client.Configuration()
+    k8s_config.load_kube_config(config_file=str(admin_kubeconfig), client_configuration=cfg)
+    users = []
+    for name in ("restricted", "stockops-operator"):
+        try:
+            core.create_namespaced_service_account(ns, {"metadata": {"name": name}})
+        except k8s_client.ApiException as exc:
+            if exc.status != 409:
+                raise
+        token = core.create_namespaced_service_account_token(
+            name, ns, {"spec": {"expirationSeconds": 4 * 3600}}
+        ).status.token
+        cluster = (
+            f"    certificate-authority: {cfg.ssl_ca_cert}\n"
+            if cfg.ssl_ca_cert
+            else "    insecure-skip-tls-verify: true\n"
+        )
+        path = work_dir / f"{name}.kubeconfig"
+        path.write_text(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n"
+            f"    server: {cfg.host}\n{cluster}users:\n- name: {name}\n  user:\n    token: {token}\n"
+            f"contexts:\n- name: {name}\n  context:\n    cluster: e2e\n    user: {name}\n"
+            f"current-context: {name}\n"
+        )
+        path.chmod(0o600)
+        users.append(
+            ClusterUser(
+                name=name,
+                kubeconfig=path,
+                api=k8s_config.new_client_from_config(config_file=str(path)),
+                subject={"kind": "ServiceAccount", "name": name, "namespace": ns},
+            )
+        )
+    return users
+
+
+@pytest.fixture(scope="session")
+def e2e_cluster(repo_root: Path) -> Iterator[E2ECluster]:
+    """The Kubernetes API under test, for the whole session (see the module docstring)."""
+    work_dir = Path(tempfile.mkdtemp(prefix="stockops-e2e-"))
+    server: LocalApiServer | None = None
+    try:
+        kubectl = build_tool(repo_root, "kubectl")
+        if os.environ.get(CLUSTER_ENV) == "external":
+            kubeconfig_env = os.environ.get("KUBECONFIG")
+            if not kubeconfig_env:
+                pytest.fail(f"{CLUSTER_ENV}=external needs KUBECONFIG pointing at the cluster under test")
+            kubeconfig = Path(kubeconfig_env.split(os.pathsep)[0])
+            admin = k8s_config.new_client_from_config(config_file=str(kubeconfig))
+            restricted, operator = _external_users(admin, kubeconfig, work_dir)
+            yield E2ECluster(
+                local=False,
+                server=admin.configuration.host,
+                kubeconfig=kubeconfig,
+                admin=admin,
+                restricted=restricted,
+                operator=operator,
+                kubectl=kubectl,
+                work_dir=work_dir,
+            )
+            return
+        binary = build_tool(repo_root, "testenv")
+        server = LocalApiServer.start(binary, work_dir / "kube", log_path=work_dir / "apiserver.log")
+        kubeconfig = server.kubeconfig()
+        admin = k8s_config.new_client_from_config(config_file=str(kubeconfig))
+        crds = tuple(install_crds(admin, repo_root / "crds"))
+
+        def local_user(name: str) -> ClusterUser:
+            path = server.kubeconfig(name)
+            return ClusterUser(
+                name=name,
+                kubeconfig=path,
+                api=k8s_config.new_client_from_config(config_file=str(path)),
+                subject={"kind": "User", "name": name, "apiGroup": "rbac.authorization.k8s.io"},
+            )
+
+        yield E2ECluster(
+            local=True,
+            server=server.url,
+            kubeconfig=kubeconfig,
+            admin=admin,
+            restricted=local_user("restricted"),
+            operator=local_user("stockops-operator"),
+            kubectl=kubectl,
+            work_dir=work_dir,
+            crds=crds,
+            api_server=server,
+        )
+        if not server.alive():
+            pytest.fail(f"the test API server died during the session:\n{server.log_tail()}")
+    finally:
+        if server is not None:
+            server.stop()
+        if os.environ.get(KEEP_ENV) == "1":
+            print(f"\n{KEEP_ENV}=1: kept {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _e2e_server_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test, with the server's log, when the local API server is dead before or after it."""
+    if "e2e_cluster" not in request.fixturenames:
+        yield
+        return
+    cluster: E2ECluster = request.getfixturevalue("e2e_cluster")
+    server = cluster.api_server
+    if server is not None and not server.alive():
+        pytest.fail(f"the test API server is dead (exit {server.process.returncode}):\n{server.log_tail()}")
+    yield
+    if server is not None and not server.alive():
+        pytest.fail(f"the test API server died during this test:\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def executor(e2e_cluster: E2ECluster) -> Iterator[Any]:
+    """The local executor (kubelet/Job controller/GC/KServe stand-in), or None on an external cluster.
+
+    Jobs labelled `app.kubernetes.io/managed-by=stockops-operator` run as local processes; pod logs
+    and sandboxes live under `e2e_cluster.work_dir / "executor"`.
+    """
+    if not e2e_cluster.local:
+        yield None
+        return
+    module = _load_executor_module()
+    api = k8s_config.new_client_from_config(config_file=str(e2e_cluster.kubeconfig))
+    runner = module.Executor(api, work_dir=e2e_cluster.work_dir / "executor").start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+
+
+@pytest.fixture
+def e2e_namespace(e2e_cluster: E2ECluster) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (the executor finalizes it locally)."""
+    core = k8s_client.CoreV1Api(e2e_cluster.admin)
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name, "labels": {"stockops.io/e2e": "true"}}})
+    try:
+        yield name
+    finally:
+        try:
+            core.delete_namespace(name)
+        except k8s_client.ApiException as exc:
+            if exc.status != 404:
+                raise

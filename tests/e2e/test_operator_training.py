@@ -1,0 +1,446 @@
+"""The operator end to end: examples/ applied, children wait, train, serve; failures; restarts.
+
+Real parts only: the kube-apiserver (local test server, or a cluster), a real `mlflow server` on
+loopback, the real trainer and predictor (run by the local executor or by the cluster), real prices
+from the shared OHLCV directory. The operator runs as a separate process under the
+`stockops-operator` identity, bound only to the ClusterRole in deploy/rbac/operator.yaml, so a
+missing RBAC rule fails these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s_client
+
+GROUP, VERSION = "stockops.io", "v1alpha1"
+PLURALS = {"ParentModel": "parentmodels", "TickerModel": "tickermodels"}
+OWNER_UID = "stockops.io/owner-uid"
+TRAIN_TIMEOUT = 900.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[Any], grace: float = 15.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+
+@pytest.fixture(scope="module")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mlflow server` on loopback (SQLite + proxied artifacts): trainers log to it, predictors read it."""
+    external = os.environ.get("STOCKOPS_E2E_MLFLOW_URI")
+    if external:  # a cluster run: MLflow must be reachable from the pods, so the caller provides it
+        yield external
+        return
+    root = tmp_path_factory.mktemp("mlflow")
+    port = _free_port()
+    log = root / "mlflow.log"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+             "--artifacts-destination", str(root / "artifacts")],
+            cwd=root, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start:\n{_tail(log)}")
+            time.sleep(0.5)
+        yield uri
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def operator_rbac(e2e_cluster: Any, repo_root: Path) -> None:
+    """Bind the operator's test identity to exactly the ClusterRole the chart ships."""
+    documents = list(yaml.safe_load_all((repo_root / "deploy" / "rbac" / "operator.yaml").read_text()))
+    role = next(d for d in documents if d["kind"] == "ClusterRole")
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "stockops-operator-e2e"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": role["metadata"]["name"],
+        },
+        "subjects": [e2e_cluster.operator.subject],
+    }
+    manifest = yaml.safe_dump_all([role, binding])
+    e2e_cluster.kubectl_run("apply", "-f", "-", input=manifest)
+
+
+class OperatorProcess:
+    """`python -m stockops.operator` for one namespace, as the `stockops-operator` user."""
+
+    def __init__(
+        self, cluster: Any, namespace: str, mlflow: str, data_dir: Path, log: Path, **env: str
+    ) -> None:
+        self.log = log
+        self.metrics_port = _free_port()
+        source = f"csv:{data_dir}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("STOCKOPS_", "MLFLOW_"))},
+            "KUBECONFIG": str(cluster.operator.kubeconfig),
+            "MLFLOW_TRACKING_URI": mlflow,
+            "STOCKOPS_DATA_SOURCE": source,
+            "STOCKOPS_OPERATOR_TIMER_INTERVAL_SECONDS": "1",
+            "STOCKOPS_OPERATOR_JOB_BACKOFF_LIMIT": "1",
+            **env,
+        }
+        self.argv = [
+            sys.executable, "-m", "stockops.operator", "--namespace", namespace,
+            "--metrics-port", str(self.metrics_port), "--liveness", f"http://127.0.0.1:{_free_port()}/healthz",
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as when a node dies."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    def check_alive(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            pytest.fail(f"the operator exited with {self.process.returncode}:\n{_tail(self.log)}")
+
+
+@pytest.fixture
+def start_operator(
+    e2e_cluster: Any, executor: Any, operator_rbac: None, mlflow_uri: str, ohlcv_dir: Path, tmp_path: Path
+) -> Iterator[Callable[..., OperatorProcess]]:
+    started: list[OperatorProcess] = []
+
+    def start(namespace: str, **env: str) -> OperatorProcess:
+        log = tmp_path / f"operator-{len(started)}.log"
+        process = OperatorProcess(
+            e2e_cluster, namespace, env.pop("mlflow", mlflow_uri), ohlcv_dir, log, **env
+        )
+        started.append(process.start())
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+class Api:
+    """Reads the resources under test as the admin."""
+
+    def __init__(self, cluster: Any, namespace: str) -> None:
+        self.custom = k8s_client.CustomObjectsApi(cluster.admin)
+        self.batch = k8s_client.BatchV1Api(cluster.admin)
+        self.namespace = namespace
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        return dict(
+            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], name)
+        )
+
+    def jobs(self, owner_uid: str | None = None) -> list[Any]:
+        selector = (
+            f"{OWNER_UID}={owner_uid}" if owner_uid else "app.kubernetes.io/managed-by=stockops-operator"
+        )
+        return list(self.batch.list_namespaced_job(self.namespace, label_selector=selector).items)
+
+    def isvcs(self) -> list[dict[str, Any]]:
+        listed = self.custom.list_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", self.namespace, "inferenceservices"
+        )
+        return list(listed["items"])
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    *,
+    timeout: float,
+    operator: OperatorProcess | None = None,
+    describe: Callable[[], str] = lambda: "",
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if operator is not None:
+            operator.check_alive()
+        value = check()
+        if value:
+            return value
+        time.sleep(1.0)
+    log = _tail(operator.log) if operator else ""
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{describe()}\noperator log:\n{log}")
+
+
+def phase_is(api: Api, kind: str, name: str, *phases: str) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        obj = api.get(kind, name)
+        return obj if (obj.get("status") or {}).get("phase") in phases else None
+
+    return check
+
+
+def test_examples_train_wait_transfer_and_serve(
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess], repo_root: Path
+) -> None:
+    operator = start_operator(e2e_namespace)
+    api = Api(e2e_cluster, e2e_namespace)
+    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", str(repo_root / "examples"))
+    children = ("aapl", "msft")
+
+    def show() -> str:
+        return e2e_cluster.kubectl_run(
+            "get", "stockops", "-n", e2e_namespace, "-o", "wide", check=False
+        ).stdout
+
+    # While the parent trains, the children wait with a reason that names it, and have no Job.
+    saw_waiting = False
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while True:
+        operator.check_alive()
+        parent = api.get("ParentModel", "gspc")
+        if condition(parent, "Ready").get("status") == "True":
+            break
+        for name in children:
+            child = api.get("TickerModel", name)
+            phase = (child.get("status") or {}).get("phase")
+            assert phase in (None, "WaitingForParent"), f"{name} is {phase} before its parent is Ready"
+            assert api.jobs(child["metadata"]["uid"]) == [], f"{name} got a Job before its parent was Ready"
+            if phase == "WaitingForParent":
+                ready = condition(child, "ParentReady")
+                assert ready["status"] == "False" and ready["reason"] == "WaitingForParent"
+                assert "gspc" in ready["message"]
+                saw_waiting = True
+        if (parent.get("status") or {}).get("phase") == "Failed" or time.monotonic() > deadline:
+            pytest.fail(f"parent did not become Ready:\n{show()}\n{_tail(operator.log)}")
+        time.sleep(1.0)
+    assert saw_waiting
+
+    parent = api.get("ParentModel", "gspc")
+    assert parent["status"]["observedGeneration"] == parent["metadata"]["generation"]
+    assert parent["status"]["metrics"]["naiveRmse"] > 0 and "skill" in parent["status"]["metrics"]
+    parent_version = parent["status"]["mlflow"]["servingVersion"]
+    assert parent["status"]["training"]["progressPercent"] == 100
+
+    for name in children:
+        child = wait_for(
+            f"TickerModel {name} Ready",
+            phase_is(api, "TickerModel", name, "Ready", "Failed"),
+            timeout=TRAIN_TIMEOUT,
+            operator=operator,
+            describe=show,
+        )
+        status = child["status"]
+        assert status["phase"] == "Ready", f"{name}: {json.dumps(status, indent=1)}"
+        assert status["parent"]["modelVersion"] == parent_version
+        assert isinstance(status["metrics"]["skill"], float)
+        assert status["inference"]["url"].startswith("http")
+        assert {c["type"]: c["status"] for c in status["conditions"]} == {
+            "ParentReady": "True",
+            "Trained": "True",
+            "Promoted": "True",
+            "ServingReady": "True",
+            "Ready": "True",
+        }
+        # The served endpoint answers with the version the status names.
+        model = status["mlflow"]["modelName"]
+        request = urllib.request.Request(
+            f"{status['inference']['url']}/v1/models/{model}:predict",
+            data=json.dumps({"instances": [{"ticker": child["spec"]["ticker"], "days": 5}]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())["predictions"][0]
+        assert answer["model_version"] == status["mlflow"]["servingVersion"]
+        assert len(answer["forecast"]) == 5
+
+    assert len(api.isvcs()) == 2
+    assert len(api.jobs()) == 3  # one per resource: nothing duplicated
+
+    table = e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "TICKER", "PARENT", "PHASE", "PROGRESS", "SKILL", "READY", "AGE"]
+    for row in table[1:]:
+        cells = row.split()
+        assert cells[2:4] == ["gspc", "Ready"] and cells[4] == "100" and cells[6] == "True"
+        float(cells[5])
+    wide = e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace, "-o", "wide").stdout
+    assert "http://" in wide
+
+    events = e2e_cluster.kubectl_run(
+        "get", "events", "-n", e2e_namespace, "--field-selector", "involvedObject.name=aapl", "-o", "json"
+    ).stdout
+    reasons = {e["reason"] for e in json.loads(events)["items"]}
+    assert {
+        "PhaseWaitingForParent",
+        "JobCreated",
+        "PhaseTraining",
+        "InferenceServiceCreated",
+        "PhaseReady",
+    } <= reasons
+
+    metrics = operator.metrics()
+    assert 'stockops_operator_objects{kind="TickerModel",phase="Ready"} 2.0' in metrics
+    assert "stockops_operator_training_duration_seconds_count" in metrics
+
+    # Deleting a TickerModel removes its Job and InferenceService (finalizer), then the object.
+    aapl_uid = api.get("TickerModel", "aapl")["metadata"]["uid"]
+    e2e_cluster.kubectl_run("delete", "tm", "aapl", "-n", e2e_namespace, "--wait=true", timeout=120)
+    assert api.jobs(aapl_uid) == []
+    assert [i["metadata"]["name"] for i in api.isvcs()] == ["msft"]
+
+
+def test_ticker_without_data_fails_with_no_data(
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
+) -> None:
+    operator = start_operator(e2e_namespace)
+    api = Api(e2e_cluster, e2e_namespace)
+    manifest = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ParentModel",
+        "metadata": {"name": "nodata"},
+        "spec": {"ticker": "ZZZZ", "training": {"epochs": 1}},
+    }
+    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    failed = wait_for(
+        "Failed", phase_is(api, "ParentModel", "nodata", "Failed"), timeout=300, operator=operator
+    )
+    ready = condition(failed, "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "NoData", ready
+    assert "ZZZZ" in ready["message"]
+    (job,) = api.jobs(failed["metadata"]["uid"])
+    assert job.status.failed == 1  # bad data is not retried (podFailurePolicy FailJob)
+    warnings = e2e_cluster.kubectl_run(
+        "get", "events", "-n", e2e_namespace, "--field-selector", "type=Warning,involvedObject.name=nodata"
+    ).stdout
+    assert "NoData" in warnings
+
+
+def test_failing_job_is_retried_then_failed(
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
+) -> None:
+    # MLflow unreachable: the trainer fails with a generic error (exit 1), which the Job retries.
+    operator = start_operator(e2e_namespace, mlflow=f"http://127.0.0.1:{_free_port()}")
+    api = Api(e2e_cluster, e2e_namespace)
+    manifest = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ParentModel",
+        "metadata": {"name": "flaky"},
+        "spec": {
+            "ticker": "^GSPC",
+            "data": {"start": "2022-01-01"},
+            "training": {"epochs": 1, "backoffLimit": 1},
+        },
+    }
+    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    failed = wait_for(
+        "Failed", phase_is(api, "ParentModel", "flaky", "Failed"), timeout=600, operator=operator
+    )
+    ready = condition(failed, "Ready")
+    assert ready["reason"] == "BackoffLimitExceeded", ready
+    assert "2 attempt(s)" in ready["message"]
+    assert failed["status"]["training"]["attempt"] == 2
+    (job,) = api.jobs(failed["metadata"]["uid"])
+    assert job.status.failed == 2
+
+
+def test_operator_killed_mid_training_converges_without_duplicates(
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
+) -> None:
+    operator = start_operator(e2e_namespace)
+    api = Api(e2e_cluster, e2e_namespace)
+    manifest = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ParentModel",
+        "metadata": {"name": "gspc"},
+        "spec": {
+            "ticker": "^GSPC",
+            "data": {"start": "2005-01-01"},
+            "training": {"epochs": 8, "patience": 8},
+        },
+    }
+    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    wait_for("Training", phase_is(api, "ParentModel", "gspc", "Training"), timeout=300, operator=operator)
+    uid = api.get("ParentModel", "gspc")["metadata"]["uid"]
+    (job,) = api.jobs(uid)
+    operator.kill()
+
+    # A child applied while no operator runs is picked up after the restart.
+    child = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TickerModel",
+        "metadata": {"name": "msft"},
+        "spec": {"ticker": "MSFT", "parentRef": {"name": "gspc"}, "data": {"start": "2018-01-01"},
+                 "transfer": {"epochs": 1}, "serving": {"enabled": False}},
+    }  # fmt: skip
+    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(child))
+    restarted = start_operator(e2e_namespace)
+    ready = wait_for(
+        "parent Ready after restart",
+        phase_is(api, "ParentModel", "gspc", "Ready", "Failed"),
+        timeout=TRAIN_TIMEOUT,
+        operator=restarted,
+    )
+    assert ready["status"]["phase"] == "Ready"
+    jobs = api.jobs(uid)
+    assert [j.metadata.uid for j in jobs] == [job.metadata.uid]  # the same Job, never a second one
+    done = wait_for(
+        "child Ready",
+        phase_is(api, "TickerModel", "msft", "Ready", "Failed"),
+        timeout=TRAIN_TIMEOUT,
+        operator=restarted,
+    )
+    assert done["status"]["phase"] == "Ready"
+    assert len(api.jobs(done["metadata"]["uid"])) == 1

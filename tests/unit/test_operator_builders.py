@@ -1,0 +1,218 @@
+"""Pure builders: spec -> Job / InferenceService manifests."""
+
+from __future__ import annotations
+
+import json
+
+from stockops.crd.parent_model import ParentModelSpec
+from stockops.crd.ticker_model import TickerModelSpec
+from stockops.operator.builders import (
+    Owner,
+    ParentVersion,
+    build_inference_service,
+    build_training_job,
+    data_source,
+)
+from stockops.operator.naming import (
+    LABEL_MANAGED_BY,
+    LABEL_OWNER_UID,
+    inference_service_name,
+    job_name,
+    label_value,
+)
+from stockops.operator.settings import OperatorSettings
+
+SETTINGS = OperatorSettings(
+    mlflow_tracking_uri="http://mlflow:5000",
+    data_source="csv:/data",
+    extra_env={"STOCKOPS_REDIS_URL": "redis://r"},
+)
+PARENT = Owner("ParentModel", "gspc", "ml", "uid-parent", 3)
+CHILD = Owner("TickerModel", "aapl", "ml", "uid-child", 1)
+PARENT_V2 = ParentVersion(name="gspc", ticker="^GSPC", model_name="stockops-gspc", model_version="2")
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_parent_job_runs_the_trainer_with_the_spec_as_config() -> None:
+    spec = ParentModelSpec.model_validate({"ticker": "^GSPC", "training": {"epochs": 3}})
+    job = build_training_job(PARENT, spec, SETTINGS, job_name="gspc-g3-abc")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "stockops/trainer"
+    assert container["args"] == ["--kind", "parent", "--ticker", "^GSPC"]
+    env = _env(container)
+    assert json.loads(env["STOCKOPS_TRAINER_CONFIG"]) == {"ticker": "^GSPC", "training": {"epochs": 3}}
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert env["STOCKOPS_DATA_SOURCE"] == "csv:/data"
+    assert env["STOCKOPS_JOB_NAME"] == "gspc-g3-abc"
+    assert env["STOCKOPS_RESOURCE"] == "ParentModel/ml/gspc"
+    assert env["STOCKOPS_REDIS_URL"] == "redis://r"
+
+
+def test_child_job_pins_the_parent_version_and_strategy() -> None:
+    spec = TickerModelSpec.model_validate(
+        {
+            "ticker": "AAPL",
+            "parentRef": {"name": "gspc"},
+            "transfer": {"strategy": "freeze"},
+            "promotion": {"minSkill": -0.1},
+        }
+    )
+    job = build_training_job(CHILD, spec, SETTINGS, job_name="aapl-g1-p2-x", parent=PARENT_V2, trigger="p2")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert " ".join(container["args"]) == (
+        "--kind child --ticker AAPL --parent ^GSPC --parent-version 2 --strategy freeze"
+    )
+    env = _env(container)
+    assert json.loads(env["STOCKOPS_TRAINER_CONFIG"])["parentVersion"] == "2"
+    assert env["STOCKOPS_PROMOTION_MIN_SKILL"] == "-0.1"
+    assert job["metadata"]["annotations"]["stockops.io/parent-version"] == "2"
+
+
+def test_job_carries_owner_reference_and_labels() -> None:
+    job = build_training_job(PARENT, ParentModelSpec(), SETTINGS, job_name="n")
+    (ref,) = job["metadata"]["ownerReferences"]
+    assert ref == {
+        "apiVersion": "stockops.io/v1alpha1",
+        "kind": "ParentModel",
+        "name": "gspc",
+        "uid": "uid-parent",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    labels = job["metadata"]["labels"]
+    assert labels[LABEL_MANAGED_BY] == "stockops-operator"
+    assert labels[LABEL_OWNER_UID] == "uid-parent"
+    assert labels["app.kubernetes.io/part-of"] == "stockops"
+    assert labels["stockops.io/generation"] == "3"
+    assert job["spec"]["template"]["metadata"]["labels"] == labels
+
+
+def test_job_limits_retries_deadline_ttl_and_fails_fast_on_bad_data() -> None:
+    spec = ParentModelSpec.model_validate({"training": {"backoffLimit": 0, "activeDeadlineSeconds": 600}})
+    job_spec = build_training_job(PARENT, spec, SETTINGS, job_name="n")["spec"]
+    assert job_spec["backoffLimit"] == 0
+    assert job_spec["activeDeadlineSeconds"] == 600
+    assert job_spec["ttlSecondsAfterFinished"] == SETTINGS.job_ttl_seconds
+    assert job_spec["template"]["spec"]["restartPolicy"] == "Never"
+    fail_job = job_spec["podFailurePolicy"]["rules"][0]
+    assert fail_job["action"] == "FailJob" and fail_job["onExitCodes"]["values"] == [2]
+    defaults = build_training_job(PARENT, ParentModelSpec(), SETTINGS, job_name="n")["spec"]
+    assert defaults["backoffLimit"] == SETTINGS.job_backoff_limit
+    assert defaults["activeDeadlineSeconds"] == SETTINGS.job_active_deadline_seconds
+
+
+def test_gpu_request_adds_limits_toleration_and_node_selector() -> None:
+    spec = ParentModelSpec.model_validate(
+        {
+            "resources": {"gpu": 2, "memory": "8Gi"},
+            "scheduling": {
+                "nodeSelector": {"pool": "train"},
+                "tolerations": [{"key": "spot", "operator": "Exists"}],
+            },
+        }
+    )
+    pod = build_training_job(PARENT, spec, SETTINGS, job_name="n")["spec"]["template"]["spec"]
+    resources = pod["containers"][0]["resources"]
+    assert resources["limits"] == {"memory": "8Gi", "nvidia.com/gpu": "2"}
+    assert resources["requests"]["nvidia.com/gpu"] == "2"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert {"key": "spot", "operator": "Exists"} in pod["tolerations"]
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true", "pool": "train"}
+
+
+def test_cpu_only_job_has_no_gpu_anything() -> None:
+    pod = build_training_job(PARENT, ParentModelSpec(), SETTINGS, job_name="n")["spec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in json.dumps(pod)
+    assert "tolerations" not in pod and "nodeSelector" not in pod
+    assert pod["containers"][0]["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+
+
+def test_suspend_and_image_overrides_reach_the_job() -> None:
+    spec = ParentModelSpec.model_validate(
+        {"suspend": True, "image": {"trainer": "reg/t:1", "pullPolicy": "Always"}}
+    )
+    job = build_training_job(PARENT, spec, SETTINGS, job_name="n")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert job["spec"]["suspend"] is True
+    assert (container["image"], container["imagePullPolicy"]) == ("reg/t:1", "Always")
+
+
+def test_data_source_from_spec_or_default() -> None:
+    assert data_source(None, SETTINGS) == "csv:/data"
+    spec = ParentModelSpec.model_validate({"data": {"source": "csv", "csvPath": "/prices"}})
+    assert data_source(spec.data, SETTINGS) == "csv:/prices"
+    assert (
+        data_source(ParentModelSpec.model_validate({"data": {"source": "synthetic"}}).data, SETTINGS)
+        == "synthetic"
+    )
+
+
+def test_builders_are_deterministic() -> None:
+    spec = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
+    first = build_training_job(CHILD, spec, SETTINGS, job_name="x", parent=PARENT_V2)
+    assert first == build_training_job(CHILD, spec, SETTINGS, job_name="x", parent=PARENT_V2)
+    isvc = build_inference_service(
+        CHILD, spec, SETTINGS, name="aapl", model_name="stockops-aapl", model_version="4"
+    )
+    assert isvc == build_inference_service(
+        CHILD, spec, SETTINGS, name="aapl", model_name="stockops-aapl", model_version="4"
+    )
+
+
+def test_inference_service_serves_the_promoted_version() -> None:
+    spec = TickerModelSpec.model_validate(
+        {
+            "ticker": "AAPL",
+            "parentRef": {"name": "gspc"},
+            "serving": {"replicas": 3, "cacheTtlSeconds": 60, "resources": {"cpu": "2", "memory": "3Gi"}},
+        }
+    )
+    isvc = build_inference_service(
+        CHILD, spec, SETTINGS, name="aapl", model_name="stockops-aapl", model_version="4"
+    )
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1" and isvc["kind"] == "InferenceService"
+    predictor = isvc["spec"]["predictor"]
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (3, 3)
+    (container,) = predictor["containers"]
+    assert container["image"] == "stockops/predictor"
+    env = _env(container)
+    assert env["STOCKOPS_MODEL_NAME"] == "stockops-aapl"
+    assert env["STOCKOPS_MODEL_VERSION"] == "4"
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert env["STOCKOPS_CACHE_TTL_SECONDS"] == "60"
+    assert container["resources"]["requests"] == {"cpu": "2", "memory": "3Gi"}
+    assert isvc["metadata"]["ownerReferences"][0]["uid"] == "uid-child"
+
+
+def test_inference_service_spec_hash_changes_with_the_version() -> None:
+    spec = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
+
+    def spec_hash(version: str) -> str:
+        built = build_inference_service(
+            CHILD, spec, SETTINGS, name="a", model_name="m", model_version=version
+        )
+        return built["metadata"]["annotations"]["stockops.io/spec-hash"]
+
+    assert spec_hash("1") == spec_hash("1") != spec_hash("2")
+
+
+def test_job_names_are_deterministic_short_and_distinct() -> None:
+    name = job_name("aapl", "uid-1", 1, "p2")
+    assert name == job_name("aapl", "uid-1", 1, "p2")
+    assert name.startswith("aapl-g1-p2-")
+    assert len({name, job_name("aapl", "uid-1", 2, "p2"), job_name("aapl", "uid-1", 1, "p3")}) == 3
+    assert job_name("aapl", "uid-1", 1) != job_name("aapl", "uid-2", 1)  # a recreated CR never adopts
+    long = job_name("a" * 200 + ".x", "uid", 12, "p3")
+    assert len(long) <= 63 and long[0].isalnum() and long[-1].isalnum()
+    assert all(c.isalnum() or c == "-" for c in long)
+
+
+def test_inference_service_names_fit_kserve() -> None:
+    assert inference_service_name("aapl", "u") == "aapl"
+    long = inference_service_name("x" * 100, "u")
+    assert len(long) <= 45 and long[0].isalpha()
+    assert inference_service_name("9lives", "u").startswith("tm-")
+    assert len(label_value("n" * 100)) <= 63

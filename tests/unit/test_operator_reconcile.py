@@ -1,0 +1,301 @@
+"""One reconcile pass against an in-memory `Cluster`.
+
+The fake below implements our own `Cluster` port (not a Kubernetes mock): it records what the pass
+asked for, so these tests pin the decisions (create once, supersede, suspend, serve). The same code
+runs against a real kube-apiserver in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from stockops.operator.builders import Owner
+from stockops.operator.naming import job_name
+from stockops.operator.observations import (
+    InferenceServiceObservation,
+    JobObservation,
+    ParentObservation,
+    TrainingProgress,
+    observe_inference_service,
+    observe_job,
+)
+from stockops.operator.reconcile import Observed, Resource, desired_training, reconcile
+from stockops.operator.settings import OperatorSettings
+
+NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+SETTINGS = OperatorSettings(mlflow_tracking_uri="http://mlflow:5000", data_source="synthetic")
+READY_PARENT = ParentObservation("gspc", "^GSPC", "Ready", True, "stockops-gspc", "2")
+OK_MESSAGE = json.dumps(
+    {
+        "ok": True,
+        "ticker": "AAPL",
+        "model_name": "stockops-aapl",
+        "model_version": "5",
+        "run_id": "abc",
+        "promoted": True,
+        "promotion_reason": "passed",
+        "metrics": {"rmse": 1.0, "naive_rmse": 1.1, "skill": 0.09},
+        "synthetic": False,
+    }
+)
+
+
+class InMemoryCluster:
+    """Records calls; Jobs and InferenceServices live in dicts keyed by name."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.isvcs: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+        self.suspended: dict[str, bool] = {}
+        self.status_patches: list[dict[str, Any]] = []
+
+    def create_job(self, manifest: dict[str, Any]) -> JobObservation:
+        self.calls.append(f"create_job {manifest['metadata']['name']}")
+        self.jobs.setdefault(manifest["metadata"]["name"], manifest)
+        return observe_job(manifest)
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        self.calls.append(f"delete_job {name}")
+        self.jobs.pop(name, None)
+
+    def set_job_suspended(self, namespace: str, name: str, suspended: bool) -> None:
+        self.calls.append(f"suspend {name} {suspended}")
+        self.suspended[name] = suspended
+
+    def termination_message(self, namespace: str, job_name: str) -> str | None:
+        self.calls.append(f"pods {job_name}")
+        return None
+
+    def create_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation:
+        self.calls.append(f"create_isvc {manifest['metadata']['name']}")
+        self.isvcs[manifest["metadata"]["name"]] = manifest
+        return observe_inference_service(manifest)
+
+    def update_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation:
+        self.calls.append(f"update_isvc {manifest['metadata']['name']}")
+        self.isvcs[manifest["metadata"]["name"]] = manifest
+        return observe_inference_service(manifest)
+
+    def delete_inference_service(self, namespace: str, name: str) -> None:
+        self.calls.append(f"delete_isvc {name}")
+        self.isvcs.pop(name, None)
+
+    def patch_status(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.status_patches.append(patch)
+
+    def delete_owned(self, namespace: str, owner_uid: str) -> list[str]:
+        return []
+
+
+class NoProgress:
+    def __init__(self, progress: TrainingProgress | None = None) -> None:
+        self.value = progress
+        self.asked: list[str] = []
+
+    def progress(self, job_name: str) -> TrainingProgress | None:
+        self.asked.append(job_name)
+        return self.value
+
+
+def body(kind: str = "TickerModel", generation: int = 1, status: dict | None = None, **spec: Any) -> dict:
+    base_spec = (
+        {"ticker": "AAPL", "parentRef": {"name": "gspc"}} if kind == "TickerModel" else {"ticker": "^GSPC"}
+    )
+    return {
+        "metadata": {"name": "aapl" if kind == "TickerModel" else "gspc", "namespace": "ml", "uid": "u1",
+                     "generation": generation, "annotations": spec.pop("annotations", {})},
+        "spec": {**base_spec, **spec},
+        "status": status or {},
+    }  # fmt: skip
+
+
+def run(b: dict, observed: Observed, cluster: InMemoryCluster, progress: NoProgress | None = None, now=NOW):
+    kind = "TickerModel" if "parentRef" in b["spec"] else "ParentModel"
+    resource = Resource.from_body(kind, b)
+    result = reconcile(resource, observed, cluster, progress or NoProgress(), SETTINGS, now)
+    b["status"] = result.status.to_wire()
+    return result
+
+
+def observed_jobs(cluster: InMemoryCluster, **status: Any) -> tuple[JobObservation, ...]:
+    out = []
+    for manifest in cluster.jobs.values():
+        out.append(observe_job({**manifest, "status": status.get(manifest["metadata"]["name"], {})}))
+    return tuple(out)
+
+
+def test_child_waits_without_a_job_and_says_why() -> None:
+    cluster = InMemoryCluster()
+    not_ready = ParentObservation("gspc", "^GSPC", "Training", False, None, None)
+    result = run(body(), Observed(parent=not_ready), cluster)
+    assert cluster.calls == []
+    assert result.waiting_for_parent is not None and "gspc" in result.waiting_for_parent
+    assert result.status.phase == "WaitingForParent"
+
+
+def test_child_creates_one_job_pinned_to_the_parent_version_then_finds_it() -> None:
+    cluster = InMemoryCluster()
+    b = body()
+    first = run(b, Observed(parent=READY_PARENT), cluster)
+    expected = job_name("aapl", "u1", 1, "p2")
+    assert cluster.calls == [f"create_job {expected}"]
+    assert first.jobs_created == 1 and first.waiting_for_parent is None
+    assert first.events[0].reason == "JobCreated"
+    # the next pass (timer, restart) sees the Job in the index and creates nothing
+    second = run(b, Observed(jobs=observed_jobs(cluster), parent=READY_PARENT), cluster)
+    assert cluster.calls == [f"create_job {expected}"]
+    assert second.jobs_created == 0
+    # and a restart that has not seen the Job yet is answered by the deterministic name (create = find)
+    run(body(status=b["status"]), Observed(parent=READY_PARENT), cluster)
+    assert len(cluster.jobs) == 1
+
+
+def test_progress_is_read_while_running_and_written_only_on_change() -> None:
+    cluster = InMemoryCluster()
+    b = body(kind="ParentModel")
+    run(b, Observed(), cluster)
+    (name,) = cluster.jobs
+    progress = NoProgress(TrainingProgress(2, 4, 50))
+    running = run(b, Observed(jobs=observed_jobs(cluster, **{name: {"active": 1}})), cluster, progress)
+    assert progress.asked == [name]
+    assert running.status.training is not None and running.status.training.progress_percent == 50
+    assert running.patch  # changed
+    again = run(b, Observed(jobs=observed_jobs(cluster, **{name: {"active": 1}})), cluster, progress)
+    assert again.patch == {} and again.events == []
+
+
+def test_success_reads_the_termination_annotation_and_serves_the_version() -> None:
+    cluster = InMemoryCluster()
+    b = body()
+    run(b, Observed(parent=READY_PARENT), cluster)
+    (name,) = cluster.jobs
+    cluster.jobs[name]["metadata"]["annotations"]["stockops.io/termination-message"] = OK_MESSAGE
+    done = {"succeeded": 1, "completionTime": "2024-05-01T11:59:00Z",
+            "conditions": [{"type": "Complete", "status": "True"}]}  # fmt: skip
+    result = run(b, Observed(jobs=observed_jobs(cluster, **{name: done}), parent=READY_PARENT), cluster)
+    assert f"pods {name}" not in cluster.calls  # the annotation was enough
+    assert "create_isvc aapl" in cluster.calls
+    isvc = cluster.isvcs["aapl"]
+    env = {e["name"]: e["value"] for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    assert (env["STOCKOPS_MODEL_NAME"], env["STOCKOPS_MODEL_VERSION"]) == ("stockops-aapl", "5")
+    assert result.status.phase == "Deploying"
+    assert result.finished is not None and result.finished.name == name
+
+    # KServe reports Ready with a URL -> the TickerModel is Ready with the URL.
+    isvc_ready = observe_inference_service(
+        {**isvc, "status": {"url": "http://aapl.ml", "conditions": [{"type": "Ready", "status": "True"}]}}
+    )
+    ready = run(
+        b,
+        Observed(jobs=observed_jobs(cluster, **{name: done}), parent=READY_PARENT, isvc=isvc_ready),
+        cluster,
+    )
+    assert ready.status.phase == "Ready"
+    assert ready.status.inference is not None and ready.status.inference.url == "http://aapl.ml"
+    assert cluster.calls.count("create_isvc aapl") == 1 and "update_isvc aapl" not in cluster.calls
+
+
+def test_termination_message_falls_back_to_pods() -> None:
+    cluster = InMemoryCluster()
+    b = body(kind="ParentModel")
+    run(b, Observed(), cluster)
+    (name,) = cluster.jobs
+    failed = {
+        "failed": 1,
+        "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}],
+    }
+    result = run(b, Observed(jobs=observed_jobs(cluster, **{name: failed})), cluster)
+    assert f"pods {name}" in cluster.calls
+    assert result.status.phase == "Failed"
+
+
+def test_spec_change_supersedes_the_running_job() -> None:
+    cluster = InMemoryCluster()
+    b = body(kind="ParentModel")
+    run(b, Observed(), cluster)
+    (old,) = cluster.jobs
+    b["metadata"]["generation"] = 2
+    result = run(b, Observed(jobs=observed_jobs(cluster, **{old: {"active": 1}})), cluster)
+    new = job_name("gspc", "u1", 2)
+    assert cluster.calls[-2:] == [f"delete_job {old}", f"create_job {new}"]
+    assert result.status.observed_generation == 2
+    assert "JobSuperseded" in [e.reason for e in result.events]
+
+
+def test_suspend_suspends_the_running_job_and_resume_resumes_it() -> None:
+    cluster = InMemoryCluster()
+    b = body(kind="ParentModel")
+    run(b, Observed(), cluster)
+    (name,) = cluster.jobs
+    b["spec"]["suspend"] = True
+    result = run(b, Observed(jobs=observed_jobs(cluster, **{name: {"active": 1}})), cluster)
+    assert cluster.calls[-1] == f"suspend {name} True"
+    assert result.status.phase == "Suspended"
+    cluster.jobs[name]["spec"]["suspend"] = True
+    b["spec"]["suspend"] = False
+    run(b, Observed(jobs=observed_jobs(cluster)), cluster)
+    assert cluster.calls[-1] == f"suspend {name} False"
+
+
+def test_suspended_resource_starts_no_job() -> None:
+    cluster = InMemoryCluster()
+    result = run(body(kind="ParentModel", suspend=True), Observed(), cluster)
+    assert cluster.calls == [] and result.status.phase == "Suspended"
+
+
+def test_parent_change_retrains_only_when_asked() -> None:
+    trained = {"observedGeneration": 1, "parent": {"name": "gspc", "modelVersion": "2"}}
+    newer = ParentObservation("gspc", "^GSPC", "Ready", True, "stockops-gspc", "3")
+    keep = desired_training(Resource.from_body("TickerModel", body(status=trained)), newer, NOW)
+    assert keep.parent_version == "2"
+    follow = desired_training(
+        Resource.from_body("TickerModel", body(status=trained, retrain={"onParentChange": True})), newer, NOW
+    )
+    assert follow.parent_version == "3" and follow.job_name != keep.job_name
+
+
+def test_retrain_annotation_and_schedule_start_new_jobs() -> None:
+    status = {
+        "observedGeneration": 1,
+        "training": {"jobName": "x", "completionTime": "2024-05-01T08:00:00Z"},
+    }
+    base = desired_training(
+        Resource.from_body("ParentModel", body(kind="ParentModel", status=status)), None, NOW
+    )
+    poked = desired_training(
+        Resource.from_body(
+            "ParentModel", body(kind="ParentModel", status=status, annotations={"stockops.io/retrain": "2"})
+        ),
+        None,
+        NOW,
+    )
+    assert poked.job_name != base.job_name and poked.retrain_request == "2"
+    daily = body(kind="ParentModel", status=status, retrain={"schedule": "0 10 * * *"})
+    scheduled = desired_training(Resource.from_body("ParentModel", daily), None, NOW)
+    assert scheduled.scheduled_at == "2024-05-01T10:00:00Z" and scheduled.job_name != base.job_name
+    # once that training finished after the firing, the same Job stays the desired one
+    status["training"] = {"jobName": scheduled.job_name, "completionTime": "2024-05-01T10:30:00Z",
+                          "scheduledAt": "2024-05-01T10:00:00Z"}  # fmt: skip
+    daily = body(kind="ParentModel", status=status, retrain={"schedule": "0 10 * * *"})
+    assert (
+        desired_training(Resource.from_body("ParentModel", daily), None, NOW).job_name == scheduled.job_name
+    )
+
+
+def test_disabling_serving_deletes_the_inference_service() -> None:
+    cluster = InMemoryCluster()
+    status = {
+        "observedGeneration": 1,
+        "mlflow": {"modelName": "stockops-aapl", "modelVersion": "5", "servingVersion": "5"},
+    }
+    isvc = InferenceServiceObservation("aapl", True, "http://aapl", "5")
+    run(body(status=status, serving={"enabled": False}), Observed(parent=READY_PARENT, isvc=isvc), cluster)
+    assert "delete_isvc aapl" in cluster.calls
+
+
+def test_owner_reference_points_at_the_resource() -> None:
+    owner = Resource.from_body("ParentModel", body(kind="ParentModel", generation=7)).owner
+    assert owner == Owner("ParentModel", "gspc", "ml", "u1", 7)

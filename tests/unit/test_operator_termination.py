@@ -1,0 +1,47 @@
+"""Parsing the trainer's termination message."""
+
+from __future__ import annotations
+
+import json
+
+from stockops.operator.termination import metrics_to_status, parse_termination_message
+
+
+def test_success_message_is_parsed() -> None:
+    text = json.dumps({"ok": True, "model_name": "stockops-aapl", "model_version": 3, "promoted": True})
+    result = parse_termination_message(text)
+    assert result is not None and result.ok and result.model_version == "3"
+
+
+def test_last_json_line_wins_over_log_lines() -> None:
+    text = "epoch 1\nTraceback...\n" + json.dumps({"ok": False, "reason": "NoData", "message": "no rows"})
+    result = parse_termination_message(text)
+    assert result is not None and not result.ok
+    assert (result.failure_reason, result.message) == ("NoData", "no rows")
+
+
+def test_garbage_is_an_error_never_a_success() -> None:
+    result = parse_termination_message("Killed\n")
+    assert result is not None and not result.ok and result.failure_reason == "Error"
+    assert "Killed" in (result.message or "")
+    assert parse_termination_message("") is None and parse_termination_message(None) is None
+
+
+def test_unknown_failure_reason_collapses_to_error() -> None:
+    result = parse_termination_message(json.dumps({"ok": False, "reason": "Weird"}))
+    assert result is not None and result.failure_reason == "Error"
+
+
+def test_metrics_are_camel_cased_and_non_finite_values_dropped() -> None:
+    metrics = {
+        "rmse": 2.0,
+        "naive_rmse": 2.5,
+        "skill": 0.2,
+        "mape": float("inf"),
+        "directional_accuracy": True,
+        "per_horizon": [{"horizon": 1, "rmse": 1.0, "naive_rmse": 1.2}, {"rmse": 3.0}, "junk"],
+    }
+    out = metrics_to_status(metrics)
+    assert out["naiveRmse"] == 2.5 and out["skill"] == 0.2
+    assert "mape" not in out and "directionalAccuracy" not in out
+    assert out["perHorizon"] == [{"horizon": 1, "rmse": 1.0, "naiveRmse": 1.2}, {"horizon": 2, "rmse": 3.0}]
