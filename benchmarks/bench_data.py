@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -118,6 +119,12 @@ def seconds_through(history: Sequence[EpochStats], epoch: int) -> float:
     return sum(stats.seconds for stats in history[:epoch])
 
 
+def median_epoch_seconds(history: Sequence[EpochStats]) -> float:
+    """Median epoch wall time: on a shared machine one loaded epoch can take 4x the others, and the
+    median shrugs that off where the sum cannot."""
+    return statistics.median(stats.seconds for stats in history) if history else float("nan")
+
+
 def first_epoch_reaching(history: Sequence[EpochStats], val_loss: float) -> int | None:
     """The first epoch whose validation loss is <= ``val_loss``; None if none did."""
     for stats in history:
@@ -155,6 +162,7 @@ def result_summary(result: ExperimentResult) -> dict[str, Any]:
         "seconds_per_epoch": (
             sum(s.seconds for s in fit.history) / fit.epochs_run if fit.epochs_run else float("nan")
         ),
+        "median_seconds_per_epoch": median_epoch_seconds(fit.history),
         "windows_per_second": windows_per_second(result),
         "val_loss_history": [s.val_loss for s in fit.history],
         "epoch_seconds": [s.seconds for s in fit.history],

@@ -65,41 +65,29 @@ def wait_for(url: str, timeout: float, process: subprocess.Popen | None = None) 
 
 
 def register_model(home: Path, ohlcv_dir: Path) -> tuple[np.ndarray, str, float]:
-    """Train one epoch, publish as production in the local store; returns the latest window etc."""
+    """Train one epoch through the real pipeline, publish as production in the local store (which also
+    ingests AAPL into the feature store); returns the latest window, its date and close."""
     from stockops.config import Settings
-    from stockops.data.features import MODEL_FEATURES, compute_features
-    from stockops.data.sources import source_from_string
+    from stockops.data.features import MODEL_FEATURES
+    from stockops.feature_access import forecast_window
     from stockops.model.config import ModelConfig, TrainingConfig
-    from stockops.model.experiment import run_experiment
-    from stockops.registry.publish import publish, training_run
-    from stockops.registry.tracking import TrackingTarget, connect
+    from stockops.pipeline import TrainRequest, train_and_register
 
-    settings = Settings(home=home, data_source=f"csv:{ohlcv_dir}")
-    history = source_from_string(settings.data_source).fetch("AAPL", start=date(2019, 1, 1))
-    features = compute_features(history.frame)
+    source = f"csv:{ohlcv_dir}"
+    settings = Settings(home=home, data_source=source)
     config = ModelConfig()
-    client = connect(TrackingTarget.from_settings(settings))
-    with training_run(client, run_name="predictor-benchmark", params={}, tags={}) as run_id:
-        result = run_experiment(
-            features,
-            ticker="AAPL",
-            feature_columns=MODEL_FEATURES,
-            model_cfg=config,
-            train_cfg=TrainingConfig(epochs=1, num_threads=2),
-            synthetic=False,
-        )
-        window = features[list(MODEL_FEATURES)].to_numpy()[-config.context_days :]
-        publish(
-            client,
-            run_id,
-            ticker="AAPL",
-            bundle=result.bundle,
-            metrics=result.report.model_dump(mode="json"),
-            plot_path=None,
-            example_window=window[None],
-            min_skill=-100.0,
-        )
-    return window, features.index[-1].date().isoformat(), float(features["close"].iloc[-1])
+    request = TrainRequest(
+        ticker="AAPL",
+        kind="parent",
+        source=source,
+        start=date(2019, 1, 1),
+        model=config,
+        training=TrainingConfig(epochs=1, num_threads=2),
+        min_skill=-100.0,
+    )
+    train_and_register(request, settings, output_dir=home / "outputs")
+    found = forecast_window("AAPL", tuple(MODEL_FEATURES), config.context_days, settings)
+    return np.asarray(found.window, dtype=np.float64), found.as_of.isoformat(), float(found.last_close)
 
 
 def http_request(path: str, body: bytes) -> bytes:

@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"goal (child reaches scratch best val loss in <= {GOAL_FRACTION:.0%} of scratch's epochs): "
-        f"{'MET' if verdicts and all(verdicts) else 'NOT MET'} for {met}/{len(verdicts)} children{caveat}"
+        f"{'MET' if verdicts and all(verdicts) else 'NOT MET'} (met by {met} of {len(verdicts)} children)"
+        f"{caveat}"
     )
     print(f"after: {bd.load_line()}")
 

@@ -6,7 +6,8 @@
 #
 # Why a cache keyed by content: kube-apiserver is a large Go program (a cold build takes many minutes on
 # two cores). The binary depends only on go.mod, go.sum and our *.go files, so their hash names the
-# directory; an unchanged checkout finds the binary at once, a changed one builds beside the old.
+# directory (kubectl's: go.mod and go.sum only); an unchanged checkout finds the binaries at once, a
+# changed one builds beside the old.
 #
 # Environment (all optional):
 #   STOCKOPS_TESTENV_CACHE   cache root (default ${XDG_CACHE_HOME:-~/.cache}/stockops/testenv)
@@ -38,14 +39,21 @@ NICE="${STOCKOPS_BUILD_NICE:-10}"
 log() { printf 'build-testenv: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-command -v go >/dev/null 2>&1 || die "go is not on PATH; install Go >= $(awk '$1=="go"{print $2}' "$MODULE_DIR/go.mod")"
-
-content_key() {
-  (cd "$MODULE_DIR" && cat go.mod go.sum ./*.go && echo "recipe=$RECIPE") | sha256sum | cut -c1-16
+# Only needed when something must be built: a warm cache works without Go.
+need_go() {
+  command -v go >/dev/null 2>&1 || die "go is not on PATH; install Go >= $(awk '$1=="go"{print $2}' "$MODULE_DIR/go.mod")"
 }
 
-KEY="$(content_key)"
+content_key() { # content_key <files...>: the cache key of a build from these module files
+  (cd "$MODULE_DIR" && cat "$@" && echo "recipe=$RECIPE") | sha256sum | cut -c1-16
+}
+
+# The server depends on our Go files too; kubectl only on the module graph, so editing main.go does
+# not rebuild kubectl.
+KEY="$(cd "$MODULE_DIR" && content_key go.mod go.sum ./*.go)"
 BIN_DIR="$CACHE_ROOT/$KEY/bin"
+KUBECTL_KEY="$(content_key go.mod go.sum)"
+KUBECTL_DIR="$CACHE_ROOT/kubectl-$KUBECTL_KEY"
 
 # Version stamped into /version: the Kubernetes release this module pins, dated by that release, so
 # the build is reproducible.
@@ -63,6 +71,7 @@ ldflags() {
 
 go_build() { # go_build <output file> <package>
   local out="$1" pkg="$2" tmp start
+  need_go
   tmp="$out.tmp.$$"
   start=$(date +%s)
   log "building $pkg -> $out (jobs=$JOBS, nice=$NICE; a cold build takes many minutes)"
@@ -90,8 +99,19 @@ build_testenv() {
   if [[ ! -x "$out" ]]; then
     mkdir -p "$BIN_DIR"
     with_lock "$KEY" go_build_locked "$out" .
+    prune_old_builds
   fi
   echo "$out"
+}
+
+# Each entry is ~120 MB; keep the newest three (other checkouts or branches may still use them).
+prune_old_builds() {
+  local old
+  old="$(cd "$CACHE_ROOT" && ls -1td -- */ 2>/dev/null | grep -E '^[0-9a-f]{16}/$' | tail -n +4 || true)"
+  for entry in $old; do
+    log "pruning old build $CACHE_ROOT/$entry"
+    rm -rf -- "${CACHE_ROOT:?}/$entry"
+  done
 }
 
 # The machine's kubectl is used when it is within the supported skew (one minor version) of the
@@ -103,7 +123,7 @@ system_kubectl_ok() {
   [[ -n "$pinned" && -n "$client" ]] || return 1
   local skew=$(( client > pinned ? client - pinned : pinned - client ))
   if (( skew > 1 )); then
-    log "$path is kubectl 1.$client, more than one minor version from the server (1.$pinned): building kubectl"
+    log "$path is kubectl 1.$client, more than one minor version from the server (1.$pinned): using kubectl built from go.mod's release"
     return 1
   fi
 }
@@ -115,10 +135,10 @@ build_kubectl() {
     echo "$system"
     return
   fi
-  local out="$BIN_DIR/kubectl"
+  local out="$KUBECTL_DIR/kubectl"
   if [[ ! -x "$out" ]]; then
-    mkdir -p "$BIN_DIR"
-    with_lock "$KEY" go_build_locked "$out" k8s.io/kubernetes/cmd/kubectl
+    mkdir -p "$KUBECTL_DIR"
+    with_lock "kubectl-$KUBECTL_KEY" go_build_locked "$out" k8s.io/kubernetes/cmd/kubectl
   fi
   echo "$out"
 }
@@ -136,10 +156,13 @@ build_helm() {
 install_helm() {
   local dir="$1" start
   [[ -x "$dir/helm" ]] && return
+  need_go
   start=$(date +%s)
   log "installing helm.sh/helm/v3/cmd/helm@$HELM_VERSION -> $dir"
   # go install runs in module mode outside our module; it must not inherit our GOFLAGS.
-  (cd "$dir" && GOBIN="$dir" GOFLAGS= nice -n "$NICE" go install -p "$JOBS" -trimpath -ldflags "-s -w" \
+  # The version stamp the release binaries carry (without it `helm version` says only "v3.22").
+  (cd "$dir" && GOBIN="$dir" GOFLAGS= nice -n "$NICE" go install -p "$JOBS" -trimpath \
+      -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
       "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") || die "go install helm@$HELM_VERSION failed"
   log "installed helm in $(( $(date +%s) - start ))s"
 }

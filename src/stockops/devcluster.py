@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,7 @@ class LocalApiServer:
         users: Sequence[str] = TESTENV_USERS,
         timeout: float = SERVER_READY_TIMEOUT_S,
         extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> LocalApiServer:
         """Start the server and return once it printed its ready line; stop it on any failure."""
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,12 @@ class LocalApiServer:
             # Own session: a Ctrl-C in the terminal must not reach the server before the processes
             # that depend on it have stopped; we stop it last, by pid.
             process = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, start_new_session=True
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                start_new_session=True,
+                env=dict(env) if env is not None else None,
             )
         finally:
             log_file.close()

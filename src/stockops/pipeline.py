@@ -16,8 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from stockops.config import Settings
-from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES, compute_features
-from stockops.data.sources import source_from_string
+from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES
+from stockops.feature_access import training_data
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
 from stockops.registry import naming
 
@@ -59,6 +59,8 @@ class TrainingSummary:
     production_version: str | None
     synthetic: bool
     data_source: str
+    data_as_of: str
+    data_note: str | None
     metrics: dict[str, Any]
     best_epoch: int
     epochs_run: int
@@ -83,6 +85,8 @@ class TrainingSummary:
             "promotion_reason": self.promotion_reason,
             "production_version": self.production_version,
             "synthetic": self.synthetic,
+            "data_as_of": self.data_as_of,
+            "data_note": self.data_note,
             "metrics": {k: self.metrics[k] for k in keep if k in self.metrics},
         }
 
@@ -102,9 +106,8 @@ def train_and_register(
     from stockops.registry.tracking import TrackingTarget, connect, epoch_logger
 
     started = time.perf_counter()
-    source = source_from_string(request.source)
-    history = source.fetch(request.ticker, start=request.start, end=request.end)
-    features = compute_features(history.frame)
+    data = training_data(request.ticker, request.source, settings, start=request.start, end=request.end)
+    features = data.features
     client = connect(TrackingTarget.from_settings(settings))
 
     parent_bundle = None
@@ -120,8 +123,8 @@ def train_and_register(
     tags = {
         naming.TAG_TICKER: request.ticker,
         naming.TAG_KIND: request.kind,
-        naming.TAG_SYNTHETIC: str(history.synthetic).lower(),
-        naming.TAG_DATA_SOURCE: history.source,
+        naming.TAG_SYNTHETIC: str(data.synthetic).lower(),
+        naming.TAG_DATA_SOURCE: data.data_source,
     }
     if request.job_name:
         tags[naming.TAG_JOB_NAME] = request.job_name
@@ -130,9 +133,10 @@ def train_and_register(
     params: dict[str, Any] = {
         "ticker": request.ticker,
         "kind": request.kind,
-        "data_source": history.source,
+        "data_source": data.data_source,
         "start": request.start,
         "end": request.end,
+        "data_as_of": data.as_of,
         "feature_set_version": FEATURE_SET_VERSION,
         "features": list(MODEL_FEATURES),
         **{f"model.{k}": v for k, v in model_cfg.model_dump().items()},
@@ -151,7 +155,7 @@ def train_and_register(
             train_cfg=request.training,
             parent=parent_bundle,
             transfer=request.transfer if parent_bundle is not None else None,
-            synthetic=history.synthetic,
+            synthetic=data.synthetic,
             feature_version=FEATURE_SET_VERSION,
             parent_version=parent_label.split("/")[1] if parent_label else None,
             on_epoch=epoch_logger(client, run_id),
@@ -160,13 +164,15 @@ def train_and_register(
         out = output_dir or settings.outputs_dir / naming.registered_model_name(request.ticker)
         out.mkdir(parents=True, exist_ok=True)
         plot_path = out / "prediction_vs_actual.png"
-        plot_predictions(result.test_predictions, plot_path, title=_plot_title(request, history.synthetic))
+        plot_predictions(result.test_predictions, plot_path, title=_plot_title(request, data.synthetic))
         metrics = result.report.model_dump(mode="json")
         metrics.update(
             {
                 "ticker": request.ticker,
-                "synthetic": history.synthetic,
-                "data_source": history.source,
+                "synthetic": data.synthetic,
+                "data_source": data.data_source,
+                "data_as_of": data.as_of.isoformat(),
+                "data_note": data.note,
                 "split": result.split.model_dump(mode="json"),
                 "best_epoch": result.fit.best_epoch,
                 "epochs_run": result.fit.epochs_run,
@@ -195,8 +201,10 @@ def train_and_register(
         promoted=published.promoted,
         promotion_reason=published.promotion_reason,
         production_version=published.production_version,
-        synthetic=history.synthetic,
-        data_source=history.source,
+        synthetic=data.synthetic,
+        data_source=data.data_source,
+        data_as_of=data.as_of.isoformat(),
+        data_note=data.note,
         metrics=metrics,
         best_epoch=result.fit.best_epoch,
         epochs_run=result.fit.epochs_run,
@@ -221,33 +229,3 @@ def _json(payload: dict[str, Any]) -> str:
     import json
 
     return json.dumps(payload, indent=2, sort_keys=True, default=str)
-
-
-@dataclass(frozen=True)
-class LatestWindow:
-    """The newest `context_days` rows of model features, as a forecast starts from them."""
-
-    window: Any  # np.ndarray (context_days, n_features)
-    as_of: date
-    last_close: float
-    synthetic: bool
-    data_source: str
-
-
-def latest_window(ticker: str, source_spec: str, context_days: int) -> LatestWindow:
-    """Features up to the last available day from a price source (the offline path; the predictor
-    reads the same window from the online feature store)."""
-    history = source_from_string(source_spec).fetch(ticker)
-    features = compute_features(history.frame)
-    if len(features) < context_days:
-        raise ValueError(
-            f"{ticker}: only {len(features)} feature rows after warm-up, the model needs {context_days}"
-        )
-    tail = features.iloc[-context_days:]
-    return LatestWindow(
-        window=tail[list(MODEL_FEATURES)].to_numpy(dtype="float32"),
-        as_of=tail.index[-1].date(),
-        last_close=float(tail["close"].iloc[-1]),
-        synthetic=history.synthetic,
-        data_source=history.source,
-    )

@@ -61,9 +61,12 @@ def wait_until(
 
 
 def tail(log: Path | None, lines: int = 40) -> str:
+    """The ERROR/WARNING lines (first 10) and the last lines of a process log, for failure messages."""
     if log is None or not log.exists():
         return "(no log)"
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    text = log.read_text(errors="replace").splitlines()
+    alarms = [line for line in text if " ERROR " in line or " WARNING " in line][:10]
+    return "\n".join([*alarms, "...", *text[-lines:]])
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:

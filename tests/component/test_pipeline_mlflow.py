@@ -140,12 +140,11 @@ def test_cli_errors_are_one_clear_line(
 
 
 def test_corrupt_csv_is_named_in_the_error(trained: dict, env: dict[str, str], tmp_path: Path) -> None:
-    (tmp_path / "AAPL.csv").write_text(
-        "Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,not-a-number,10\n"
-    )
-    result = CliRunner().invoke(app, ["predict", "AAPL", "--source", f"csv:{tmp_path}"], env=env)
+    corrupt = "Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,not-a-number,10\n"
+    (tmp_path / "TSLA.csv").write_text(corrupt)
+    result = CliRunner().invoke(app, ["train-child", "TSLA", "--source", f"csv:{tmp_path}"], env=env)
     assert result.exit_code == 1
-    assert "AAPL.csv" in result.output and result.output.startswith("error:")
+    assert "TSLA.csv" in result.output and result.output.startswith("error:")
 
 
 def _trainer(env: dict[str, str], tmp_path: Path, spec: dict, *args: str) -> tuple[int, dict]:
@@ -200,3 +199,35 @@ def test_trainer_failures_exit_2_with_a_reason(
     assert code == 2
     assert message["ok"] is False and message["reason"] == reason
     assert message["message"]
+
+
+def test_unreachable_source_trains_on_stored_features_and_says_so(
+    trained: dict, env: dict[str, str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-prices"
+    empty.mkdir()
+    args = [
+        "train-child",
+        "AAPL",
+        "--strategy",
+        "freeze",
+        "--source",
+        f"csv:{empty}",
+        "--start",
+        "2015-06-01",
+    ]
+    code, out = invoke(env, *args, "--epochs", "1", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["data_source"].startswith("csv:") and "AAPL.csv" in summary["data_source"]
+    assert "price source unavailable" in summary["data_note"]
+    assert f"data as of {summary['data_as_of']}" in summary["data_note"]
+
+
+def test_predict_falls_back_to_stored_window_when_source_is_down(
+    trained: dict, env: dict[str, str], tmp_path: Path
+) -> None:
+    code, out = invoke(env, "predict", "AAPL", "--days", "1", "--source", f"csv:{tmp_path}", "--json")
+    assert code == 0, out
+    payload = json.loads(out)
+    assert payload["data_note"] and payload["as_of"] in payload["data_note"]

@@ -313,6 +313,7 @@ class Rest:
     def watch(
         self, path: str, resource_version: str, selector: str, on_response: Callable[[Any], None]
     ) -> Iterator[dict[str, Any]]:
+        """Events of one watch request; `on_response` gets the live response, then None when done."""
         query = [
             ("watch", "true"),
             ("resourceVersion", resource_version),
@@ -327,6 +328,7 @@ class Rest:
             for line in iter_resp_lines(resp):
                 yield json.loads(line)
         finally:
+            on_response(None)  # released to the pool: nobody may shut this socket down any more
             resp.release_conn()
 
 
@@ -1100,6 +1102,16 @@ class PredictorServer(threading.Thread):
             self.executor.rest.merge_patch(isvc_path(self.ns, self.name) + "/status", {"status": status})
 
     def run(self) -> None:
+        try:
+            self._serve()
+        except Exception:
+            log.exception("isvc %s/%s: executor failure", self.ns, self.name)
+        finally:
+            # Whoever asked us to stop, the process this thread started dies with it.
+            if self.process is not None:
+                terminate_group(self.process, 10.0)
+
+    def _serve(self) -> None:
         ex = self.executor
         restarts = 0
         while not self.stop_event.is_set():
@@ -1174,11 +1186,20 @@ class PredictorServer(threading.Thread):
 
 
 def _http_ok(url: str) -> bool:
+    """The readiness probe: HTTP 200, and when the body is KServe's `{"ready": ...}`, ready true
+    (some KServe versions answer 200 with `"ready": false`)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
+            if resp.status != 200:
+                return False
+            body = resp.read(65536)
     except (urllib.error.URLError, OSError, ValueError):
         return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return True
+    return not (isinstance(parsed, dict) and parsed.get("ready") is False)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1361,6 +1382,13 @@ class Executor:
         self._servers: dict[str, PredictorServer] = {}
         self._threads: list[threading.Thread] = []
         self._informers: list[Informer] = []
+
+    @property
+    def extra_env(self) -> dict[str, str]:
+        """Env added to every container started from now on (e.g. an MLflow URI for a test); mutable."""
+        env = self.launcher.extra_env
+        assert isinstance(env, dict)
+        return env
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

@@ -372,7 +372,10 @@ def test_failing_job_is_retried_then_failed(
     e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
 ) -> None:
     # MLflow unreachable: the trainer fails with a generic error (exit 1), which the Job retries.
-    operator = start_operator(e2e_namespace, mlflow=f"http://127.0.0.1:{_free_port()}")
+    no_retries = json.dumps({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
+    operator = start_operator(
+        e2e_namespace, mlflow=f"http://127.0.0.1:{_free_port()}", STOCKOPS_OPERATOR_EXTRA_ENV=no_retries
+    )
     api = Api(e2e_cluster, e2e_namespace)
     manifest = {
         "apiVersion": f"{GROUP}/{VERSION}",

@@ -299,3 +299,27 @@ def test_disabling_serving_deletes_the_inference_service() -> None:
 def test_owner_reference_points_at_the_resource() -> None:
     owner = Resource.from_body("ParentModel", body(kind="ParentModel", generation=7)).owner
     assert owner == Owner("ParentModel", "gspc", "ml", "u1", 7)
+
+
+def test_controller_reports_a_transition_once_even_from_a_stale_body() -> None:
+    from stockops.operator.controller import Controller
+    from stockops.operator.metrics import OperatorMetrics
+
+    cluster = InMemoryCluster()
+    posted: list[str] = []
+    controller = Controller(
+        cluster,
+        NoProgress(),
+        SETTINGS,
+        OperatorMetrics(),
+        lambda body, event: posted.append(event.reason),
+        lambda: NOW,
+    )
+    stale = body(kind="ParentModel")  # the timer's copy has not seen the status written by the first pass
+    first = controller.run("ParentModel", stale, Observed(), "create")
+    assert first.patch and len(cluster.status_patches) == 1
+    assert "JobCreated" in posted and "PhasePending" in posted
+    second = controller.run("ParentModel", stale, Observed(jobs=observed_jobs(cluster)), "timer")
+    assert second.patch == {} and second.events == []
+    assert len(cluster.status_patches) == 1 and len(cluster.jobs) == 1
+    assert posted.count("PhasePending") == 1

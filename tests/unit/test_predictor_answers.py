@@ -163,6 +163,11 @@ def test_settings_default_to_the_production_alias_and_30_minute_ttl(monkeypatch:
     assert settings.cache_ttl_seconds == 1800
 
 
+def test_settings_take_the_port_by_field_name_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9000")
+    assert PredictorSettings(model_name="m", http_port=8123).http_port == 8123
+
+
 def test_settings_refuse_version_and_alias_together() -> None:
     with pytest.raises(ValueError, match="not both"):
         PredictorSettings(model_name="m", model_version="1", model_alias="production")

@@ -69,6 +69,8 @@ def _report(summary: Any) -> None:
     if summary.synthetic:
         console.print(SYNTHETIC_BANNER)
     console.print(metrics_table(summary.metrics, f"{summary.ticker} v{summary.model_version}: test split"))
+    if summary.data_note:
+        console.print(f"[yellow]note:[/] {summary.data_note}")
     colour = "green" if summary.promoted else "yellow"
     console.print(f"[{colour}]{summary.promotion_reason}[/]")
     console.print(f"plot: {summary.plot_path}")
@@ -199,22 +201,30 @@ def predict(
     ticker: Annotated[str, typer.Argument(help="Ticker to forecast.")],
     days: Annotated[int, typer.Option("--days", min=1, help="Business days ahead (1..horizon).")] = 5,
     version: Annotated[str | None, typer.Option("--version", help="Default: the production version.")] = None,
-    source: SourceOpt = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", help="Ingest fresh prices from this source first (default: stored features)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Dated business-day forecast from the production version, with the naive baseline beside it."""
+    """Dated business-day forecast from the production version, with the naive baseline beside it.
+
+    The input window comes from the online feature store, as the predictor's does."""
+    from stockops.feature_access import forecast_window
     from stockops.model.forecasting import forecast_prices
-    from stockops.pipeline import latest_window
     from stockops.registry.loading import load_bundle
     from stockops.registry.naming import registered_model_name
     from stockops.registry.tracking import TrackingTarget, connect
 
     with one_line_errors():
-        settings, src = _settings(source)
+        settings = load_settings()
         client = connect(TrackingTarget.from_settings(settings))
         name = registered_model_name(ticker)
         bundle, resolved = load_bundle(name, version, client=client)
-        latest = latest_window(ticker, src, bundle.feature_spec.context_days)
+        spec = bundle.feature_spec
+        latest = forecast_window(ticker, spec.columns, spec.context_days, settings, source_spec=source)
         forecast = forecast_prices(bundle, latest.window, latest.last_close, latest.as_of, days)
     payload = {
         "ticker": ticker,
@@ -224,6 +234,7 @@ def predict(
         "last_close": latest.last_close,
         "synthetic": latest.synthetic or bool(bundle.synthetic),
         "data_source": latest.data_source,
+        "data_note": latest.note,
         "forecast": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.points],
         "naive": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.naive],
     }
@@ -232,6 +243,8 @@ def predict(
         return
     if payload["synthetic"]:
         console.print(SYNTHETIC_BANNER)
+    if latest.note:
+        console.print(f"[yellow]note:[/] {latest.note}")
     console.print(forecast_table(payload))
 
 
@@ -268,6 +281,63 @@ def serve(
 
     with one_line_errors():
         serve_model(ticker, port, load_settings())
+
+
+@features_app.command("ingest")
+def features_ingest(
+    tickers: Annotated[list[str], typer.Argument(help="Tickers to ingest, e.g. AAPL MSFT ^GSPC.")],
+    source: SourceOpt = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First date, YYYY-MM-DD (default: all).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prices -> features into the offline store (idempotent per ticker), then publish online windows."""
+    from stockops.data.sources import source_from_string
+    from stockops.feature_access import open_feature_store
+    from stockops.featurestore.ingestion import ingest_tickers
+
+    with one_line_errors():
+        settings, src = _settings(source)
+        first = date.fromisoformat(start) if start else None
+        summary = ingest_tickers(tickers, source_from_string(src), open_feature_store(settings), start=first)
+    rows = [
+        {
+            "ticker": r.ticker,
+            "rows": r.rows,
+            "first_date": r.first_date.isoformat(),
+            "as_of": r.as_of.isoformat(),
+            "data_source": r.data_source,
+            "synthetic": r.synthetic,
+        }
+        for r in summary.results
+    ]
+    failures = [str(f) for f in summary.failures]
+    if as_json:
+        typer.echo(json.dumps({"ingested": rows, "failures": failures}, indent=2))
+    else:
+        for r in rows:
+            flag = " [SYNTHETIC]" if r["synthetic"] else ""
+            console.print(f"{r['ticker']}: {r['rows']} rows {r['first_date']}..{r['as_of']}{flag}")
+        for f in failures:
+            console.print(f"[bold red]error:[/] {f}", soft_wrap=True)
+    if failures:
+        raise typer.Exit(code=1)
+
+
+@features_app.command("materialize")
+def features_materialize(as_json: JsonOpt = False) -> None:
+    """Publish every stored ticker's newest window to the online store (SQLite, or Redis if configured)."""
+    from stockops.feature_access import open_feature_store
+    from stockops.featurestore.ingestion import materialize
+
+    with one_line_errors():
+        published = materialize(open_feature_store(load_settings()))
+    if as_json:
+        typer.echo(json.dumps({t: d.isoformat() for t, d in published.items()}, indent=2))
+    else:
+        for ticker, as_of in sorted(published.items()):
+            console.print(f"{ticker}: window as of {as_of}")
 
 
 def main() -> None:

@@ -55,7 +55,9 @@ def load_forecaster(predictor: PredictorSettings, settings: Settings) -> Forecas
             "or run a predictor image that matches"
         )
     try:
-        provider = provider_for(settings.data_source, refresh_seconds=predictor.window_refresh_seconds)
+        provider = provider_for(
+            settings, refresh_seconds=predictor.window_refresh_seconds, ingest=predictor.window_ingest
+        )
     except Exception as exc:
         raise PredictorLoadError(
             f"data source {settings.data_source!r} is not usable: {_cause(exc)}"
@@ -70,8 +72,8 @@ def load_forecaster(predictor: PredictorSettings, settings: Settings) -> Forecas
         forecaster.answer([LatestQuery(days=1)])  # uncached: proves data, features and network end to end
     except Exception as exc:
         raise PredictorLoadError(
-            f"{predictor.model_name} version {version} loaded but cannot forecast {bundle.ticker} from the "
-            f"latest window of data source {settings.data_source!r}: {_cause(exc)}"
+            f"{predictor.model_name} version {version} loaded but cannot forecast {bundle.ticker} from its "
+            f"latest feature window (feature store, data source {settings.data_source!r}): {_cause(exc)}"
         ) from exc
     forecaster.cache = cache
     return forecaster

@@ -76,15 +76,19 @@ class StockForecastModel(Model):
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def load(self) -> bool:
-        """Load once; on failure stay not-ready with `load_error` set and one ERROR log line."""
+        """Load once; on failure stay not-ready with `load_error` set and one ERROR log line (per
+        distinct failure; retries that fail the same way log at DEBUG)."""
         with self._load_lock:
             if self.ready:
                 return True
             try:
                 forecaster = self._load_forecaster()
             except Exception as exc:
-                self.load_error = " ".join(str(exc).split()) or type(exc).__name__
-                log.error("model %s not ready: %s", self.name, self.load_error)
+                error = " ".join(str(exc).split()) or type(exc).__name__
+                # One ERROR line per distinct failure: background retries of the same one stay quiet.
+                level = logging.DEBUG if error == self.load_error else logging.ERROR
+                self.load_error = error
+                log.log(level, "model %s not ready: %s", self.name, error)
                 return False
             self.forecaster = forecaster
             self.load_error = None

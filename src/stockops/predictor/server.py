@@ -41,17 +41,23 @@ class ModelReadinessDataPlane(DataPlane):
         return all([await model.healthy() for model in models])
 
 
-_CLIENT_SIDE = (InvalidInput, ModelNotFound, ModelNotReady, ServerNotReady)
+_CLIENT_SIDE = (InvalidInput, ModelNotFound)
+_READINESS = (ModelNotReady, ServerNotReady)
 
 
 class ClientErrorLogFilter(logging.Filter):
-    """KServe logs every error response with a full traceback at ERROR, a bad request included. For
-    answers that are the caller's problem (400, 404) or a readiness state (503) that is noise (and
-    costs throughput under a flood of bad requests): keep one line, no traceback, at INFO."""
+    """KServe logs every error response with a full traceback at ERROR, a bad request included. That is
+    noise for answers that are the caller's problem (400, 404: kept as one INFO line, no traceback) and
+    for readiness probes while the model is not loaded (503: dropped; the load failure itself is logged
+    once), and it costs throughput under a flood of bad requests."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if record.msg == "Exception:" and isinstance(exc, _CLIENT_SIDE):
+        if record.msg != "Exception:" or exc is None:
+            return True
+        if isinstance(exc, _READINESS):
+            return False
+        if isinstance(exc, _CLIENT_SIDE):
             record.msg = "%s: %s"
             record.args = (type(exc).__name__, " ".join(str(exc).split())[:300])
             record.exc_info = None

@@ -12,6 +12,7 @@ STOCKOPS_MODEL_ALIAS               model_alias                         ``product
 PORT                               http_port                           8080
 STOCKOPS_CACHE_TTL_SECONDS         cache_ttl_seconds                   1800 (30 min)
 STOCKOPS_WINDOW_REFRESH_SECONDS    window_refresh_seconds              900
+STOCKOPS_WINDOW_INGEST             window_ingest                       false
 STOCKOPS_LOAD_RETRY_SECONDS        load_retry_seconds                  30 (0: no retry)
 STOCKOPS_TORCH_THREADS             torch_threads                       1
 STOCKOPS_ACCESS_LOG                access_log                          false
@@ -27,24 +28,27 @@ from stockops.registry.naming import PRODUCTION_ALIAS
 
 
 class PredictorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STOCKOPS_", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(
+        env_prefix="STOCKOPS_", extra="ignore", protected_namespaces=(), populate_by_name=True
+    )
 
     model_name: str | None = Field(default=None, description="Registered model to serve, e.g. stockops-aapl.")
     model_version: str | None = Field(default=None, description="Explicit registry version; else the alias.")
     model_alias: str | None = Field(default=None, description=f"Registry alias; default {PRODUCTION_ALIAS}.")
     http_port: int = Field(
-        default=8080, ge=1, le=65535, validation_alias=AliasChoices("PORT", "STOCKOPS_HTTP_PORT")
+        default=8080, ge=1, le=65535, validation_alias=AliasChoices("http_port", "PORT", "STOCKOPS_HTTP_PORT")
     )
     cache_ttl_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     window_refresh_seconds: float = Field(
         default=900.0, ge=0.0, description="How long the latest feature window is reused before re-reading."
     )
+    window_ingest: bool = Field(
+        default=False, description="Ingest fresh prices into the feature store on every window refresh."
+    )
     load_retry_seconds: float = Field(
         default=30.0, ge=0.0, description="Retry a failed model load this often (0: never, stay not-ready)."
     )
-    torch_threads: int = Field(
-        default=1, ge=1, le=256, description="One thread: lowest latency on few cores."
-    )
+    torch_threads: int = Field(default=1, ge=1, le=256, description="1 thread: lowest latency on few cores.")
     access_log: bool = Field(default=False, description="Log every HTTP request (costs throughput).")
 
     @model_validator(mode="after")
@@ -57,7 +61,7 @@ class PredictorSettings(BaseSettings):
 
     @property
     def target(self) -> str:
-        """``name@alias`` or ``name/version`` for log lines."""
+        """``name@alias`` or ``name version V`` for log lines."""
         if self.model_version is not None:
             return f"{self.model_name} version {self.model_version}"
         return f"{self.model_name}@{self.model_alias or PRODUCTION_ALIAS}"

@@ -1,16 +1,18 @@
 """Where the latest feature window comes from when a request sends only ``{"days": N}``.
 
-`WindowProvider` is the one seam: today `HistoryWindowProvider` reads prices from the configured data
-source (``Settings.data_source``) through the pipeline's `latest_window` (the one feature builder,
-`stockops.data.features`, behind it); the Feast online store implements the same protocol, and
-switching is the one line in `provider_for`.
+`WindowProvider` is the one seam (a request path never knows where windows come from):
 
-Daily data changes once a day, so the window is kept in memory for ``refresh_seconds`` instead of
-re-reading prices per request: a cache miss then costs the network, not a CSV parse.
+- `FeatureStoreWindowProvider`: the Feast online store (SQLite locally, Redis in a cluster) through
+  `stockops.feature_access.forecast_window`, the same feature path training reads, so serving and
+  training cannot skew. A ticker not yet in the store is ingested from ``Settings.data_source`` first.
+- `RefreshingWindowProvider`: daily data changes once a day, so a window is reused for
+  ``refresh_seconds``; a stale one is refreshed in a background thread while requests keep getting the
+  previous window, so a refresh (a Feast lookup, perhaps an ingestion) never stalls the request path.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -21,7 +23,10 @@ from typing import Protocol
 
 import numpy as np
 
+from stockops.config import Settings
 from stockops.predictor.risk import TRADING_DAYS_PER_YEAR, annualized_volatility
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,61 +64,92 @@ def realized_volatility_of_window(window: np.ndarray, columns: tuple[str, ...]) 
     return None
 
 
-class HistoryWindowProvider:
-    """Latest window from an `OhlcvSource` + `compute_features`, memoised per ticker for a while."""
+class FeatureStoreWindowProvider:
+    """Latest window from the Feast online store (`stockops.feature_access.forecast_window`).
 
-    def __init__(
-        self,
-        source_spec: str,
-        *,
-        refresh_seconds: float = 900.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    A ticker the store has never seen is ingested from ``Settings.data_source`` first (the one feature
+    path, so serving sees exactly what training saw). With ``ingest=True`` every read ingests fresh
+    prices first, for a predictor that nothing else keeps current.
+    """
+
+    def __init__(self, settings: Settings, *, ingest: bool = False) -> None:
         from stockops.data.sources import source_from_string
 
-        source_from_string(source_spec)  # fail at load time on a malformed spec, not per request
-        self.source_spec = source_spec
+        source_from_string(settings.data_source)  # fail at load time on a malformed spec, not per request
+        self.settings = settings
+        self.ingest = ingest
+
+    def latest_window(self, ticker: str, columns: tuple[str, ...], context_days: int) -> FeatureWindow:
+        from stockops.data.errors import DataError
+        from stockops.feature_access import forecast_window
+
+        source_spec = self.settings.data_source if self.ingest else None
+        try:
+            found = forecast_window(ticker, columns, context_days, self.settings, source_spec=source_spec)
+        except (DataError, ValueError) as exc:
+            raise WindowUnavailableError(f"no feature window for {ticker}: {exc}") from exc
+        if found.note:
+            log.warning("%s: %s", ticker, found.note)
+        return FeatureWindow(
+            window=np.asarray(found.window, dtype=np.float64),
+            as_of=found.as_of,
+            last_close=float(found.last_close),
+            source=found.data_source,
+            synthetic=bool(found.synthetic),
+        )
+
+
+class RefreshingWindowProvider:
+    """Memoises ``inner`` per (ticker, columns, context); refreshes stale entries in the background."""
+
+    RETRY_SECONDS = 60.0
+
+    def __init__(
+        self, inner: WindowProvider, refresh_seconds: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.inner = inner
         self.refresh_seconds = refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._memo: dict[tuple[str, tuple[str, ...], int], tuple[float, FeatureWindow]] = {}
+        self._refreshing: set[tuple[str, tuple[str, ...], int]] = set()
 
     def latest_window(self, ticker: str, columns: tuple[str, ...], context_days: int) -> FeatureWindow:
         key = (ticker, columns, context_days)
         with self._lock:
             hit = self._memo.get(key)
-            now = self._clock()
-            if hit is not None and now - hit[0] < self.refresh_seconds:
+            if hit is not None and self._clock() - hit[0] < self.refresh_seconds:
                 return hit[1]
-            window = self._read(ticker, columns, context_days)
-            self._memo[key] = (now, window)
-            return window
+            if hit is not None:
+                if key not in self._refreshing:
+                    self._refreshing.add(key)
+                    threading.Thread(target=self._refresh, args=(key,), daemon=True).start()
+                return hit[1]
+        window = self.inner.latest_window(ticker, columns, context_days)  # first read: in line
+        with self._lock:
+            self._memo[key] = (self._clock(), window)
+        return window
 
-    def _read(self, ticker: str, columns: tuple[str, ...], context_days: int) -> FeatureWindow:
-        from stockops.data.errors import DataError
-        from stockops.data.features import MODEL_FEATURES
-        from stockops.pipeline import latest_window
-
-        if tuple(columns) != tuple(MODEL_FEATURES):
-            raise WindowUnavailableError(
-                f"the model consumes feature columns {list(columns)}, this stockops computes "
-                f"{list(MODEL_FEATURES)}; serve a model trained with the current feature set"
-            )
+    def _refresh(self, key: tuple[str, tuple[str, ...], int]) -> None:
         try:
-            latest = latest_window(ticker, self.source_spec, context_days)
-        except (DataError, ValueError) as exc:
-            raise WindowUnavailableError(
-                f"no latest window for {ticker} from {self.source_spec}: {exc}"
-            ) from exc
-        return FeatureWindow(
-            window=np.asarray(latest.window, dtype=np.float64),
-            as_of=latest.as_of,
-            last_close=float(latest.last_close),
-            source=latest.data_source,
-            synthetic=bool(latest.synthetic),
-        )
+            window = self.inner.latest_window(*key)
+            stamp = self._clock()
+        except Exception as exc:  # keep serving the previous window; try again in a minute
+            log.warning(
+                "refreshing the feature window of %s failed (%s); keeping the previous one", key[0], exc
+            )
+            window = None
+            stamp = self._clock() - self.refresh_seconds + min(self.RETRY_SECONDS, self.refresh_seconds)
+        with self._lock:
+            previous = self._memo.get(key)
+            if window is None and previous is not None:
+                window = previous[1]
+            if window is not None:
+                self._memo[key] = (stamp, window)
+            self._refreshing.discard(key)
 
 
-def provider_for(source_spec: str, *, refresh_seconds: float) -> WindowProvider:
-    """The window provider the server uses (switch to the Feast online store here)."""
-    return HistoryWindowProvider(source_spec, refresh_seconds=refresh_seconds)
+def provider_for(settings: Settings, *, refresh_seconds: float, ingest: bool = False) -> WindowProvider:
+    """The window provider the server uses, memoised for ``refresh_seconds`` (0: read every time)."""
+    inner = FeatureStoreWindowProvider(settings, ingest=ingest)
+    return RefreshingWindowProvider(inner, refresh_seconds) if refresh_seconds > 0 else inner

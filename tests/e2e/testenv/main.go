@@ -126,6 +126,7 @@ func run(o options) int {
 		logf("cannot create a temporary directory: %v", err)
 		return 1
 	}
+	logf("etcd data, certificates and tokens in %s", tmp)
 	defer func() {
 		if o.keepTempDir {
 			logf("kept %s", tmp)
@@ -133,7 +134,9 @@ func run(o options) int {
 		}
 		if err := os.RemoveAll(tmp); err != nil {
 			logf("cannot remove %s: %v", tmp, err)
+			return
 		}
+		logf("removed %s", tmp)
 	}()
 
 	ports, err := freePorts(3)
