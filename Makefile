@@ -2,7 +2,19 @@
 
 PYTHON ?= .venv/bin/python
 
-.PHONY: testenv kubectl helm dev-cluster e2e-kind
+.PHONY: demo test lint testenv kubectl helm dev-cluster e2e-kind
+
+## demo: set up .venv and run `stockops demo` on embedded defaults
+demo:
+	bash scripts/demo.sh
+
+## test: set up everything and run every test tier (what CI runs)
+test:
+	bash scripts/test.sh
+
+## lint: ruff check + format check
+lint:
+	$(PYTHON) -m ruff check src tests benchmarks && $(PYTHON) -m ruff format --check src tests benchmarks
 
 ## testenv: build the test API server (kube-apiserver + etcd from Go modules) into the cache
 testenv:

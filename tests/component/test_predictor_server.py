@@ -114,12 +114,27 @@ def predictor(
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def latest(ohlcv_dir: Path) -> Any:
-    """The latest feature window computed in the test process, to compare the server's answers with."""
-    from stockops.pipeline import latest_window
+@dataclass(frozen=True)
+class Window:
+    window: np.ndarray
+    as_of: date
+    last_close: float
 
-    return latest_window(TICKER, f"csv:{ohlcv_dir}", CONTEXT_DAYS)
+
+@pytest.fixture(scope="module")
+def latest(ohlcv_dir: Path) -> Window:
+    """The latest feature window computed here from the CSV prices, independently of the server."""
+    from stockops.data.features import MODEL_FEATURES, compute_features
+    from stockops.data.sources import source_from_string
+
+    features = compute_features(source_from_string(f"csv:{ohlcv_dir}").fetch(TICKER).frame).iloc[
+        -CONTEXT_DAYS:
+    ]
+    return Window(
+        features[list(MODEL_FEATURES)].to_numpy(dtype=np.float64),
+        features.index[-1].date(),
+        float(features["close"].iloc[-1]),
+    )
 
 
 def predict_v1(server: Predictor, body: Any, **kwargs: Any) -> httpx.Response:
@@ -130,7 +145,7 @@ def infer_v2(server: Predictor, inputs: list[dict[str, Any]]) -> httpx.Response:
     return httpx.post(f"{server.url}/v2/models/{MODEL}/infer", json={"inputs": inputs}, timeout=30)
 
 
-def explicit_instance(latest: Any, last_close: float | None = None, days: int = HORIZON) -> dict[str, Any]:
+def explicit_instance(latest: Window, last_close: float | None = None, days: int = HORIZON) -> dict[str, Any]:
     return {
         "window": np.asarray(latest.window, dtype=np.float64).tolist(),
         "as_of": latest.as_of.isoformat(),
@@ -164,7 +179,7 @@ def test_v1_latest_window_forecast_has_dates_baseline_version_and_risk(
 
 
 def test_explicit_window_of_the_latest_data_gives_the_same_forecast(
-    predictor: Predictor, latest: Any
+    predictor: Predictor, latest: Window
 ) -> None:
     from_store = predict_v1(predictor, {"instances": [{"days": HORIZON}]}).json()["predictions"][0]
     response = predict_v1(predictor, {"instances": [explicit_instance(latest)]})
@@ -190,7 +205,7 @@ def test_v2_days_tensor_answers_named_output_tensors(predictor: Predictor, model
     assert set(outputs["risk"]["data"]) <= {"low", "medium", "high"}
 
 
-def test_v2_window_tensors_match_v1_for_the_same_window(predictor: Predictor, latest: Any) -> None:
+def test_v2_window_tensors_match_v1_for_the_same_window(predictor: Predictor, latest: Window) -> None:
     window = np.asarray(latest.window, dtype=np.float64)
     inputs = [
         {"name": "window", "datatype": "FP64", "shape": [1, *window.shape], "data": window.ravel().tolist()},
@@ -397,7 +412,7 @@ def test_malformed_requests_are_4xx_with_the_field_named_and_the_server_survives
 
 
 def test_second_identical_request_is_a_cache_hit(
-    predictor: Predictor, latest: Any, running_redis: Any
+    predictor: Predictor, latest: Window, running_redis: Any
 ) -> None:
     body = {"instances": [explicit_instance(latest, last_close=123.456 + time.time() % 1)]}
     hits_before = predictor.metric("stockops_predictor_cache_lookups_total", result="hit")
@@ -411,7 +426,7 @@ def test_second_identical_request_is_a_cache_hit(
 
 
 def test_redis_killed_mid_test_still_answers_and_counts_the_error(
-    predictor: Predictor, latest: Any, running_redis: Any
+    predictor: Predictor, latest: Window, running_redis: Any
 ) -> None:
     warm = {"instances": [explicit_instance(latest, last_close=77.7 + time.time() % 1)]}
     assert predict_v1(predictor, warm).json()["predictions"][0]["cached"] is False

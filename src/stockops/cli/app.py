@@ -340,6 +340,22 @@ def features_materialize(as_json: JsonOpt = False) -> None:
             console.print(f"{ticker}: window as of {as_of}")
 
 
+@app.command("dev-cluster")
+def dev_cluster(
+    work_dir: Annotated[Path | None, typer.Option(help="Default: $STOCKOPS_HOME/dev-cluster")] = None,
+    operator: Annotated[bool, typer.Option(help="Run the operator too.")] = True,
+    executor: Annotated[bool, typer.Option(help="Run the local Job/KServe executor too.")] = True,
+) -> None:
+    """A local cluster without Docker: test API server + CRDs + operator + executor; Ctrl-C stops all.
+
+    Needs a source checkout (the test API server is built from tests/e2e/testenv, cached).
+    """
+    from stockops.devcluster import run_dev_cluster
+
+    code = run_dev_cluster(work_dir=work_dir, with_operator=operator, with_executor=executor)
+    raise typer.Exit(code=code)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()
