@@ -226,13 +226,19 @@ def fmt(value: float | int | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Plain fixed-width text (copy-pasteable into notes; no colours, no box drawing)."""
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: int = 2) -> str:
+    """Plain fixed-width text (copy-pasteable into notes; no colours, no box drawing). The first
+    ``text_columns`` columns (names) are left-aligned, the figures right-aligned."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).ljust(w) if i < text_columns else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([line, rule, *body])
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

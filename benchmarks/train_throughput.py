@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print()
     print(f"test split: {d['test_period'][0]}..{d['test_period'][1]} ({d['test_windows']} windows)")
-    print(bd.format_table(headers, rows))
+    print(bd.format_table(headers, rows, text_columns=1))
     print()
     print(
         f"speed: reference {ref_epochs} epochs {reference_seconds:.1f}s / default to best checkpoint "

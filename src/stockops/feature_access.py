@@ -18,6 +18,7 @@ import pandas as pd
 
 from stockops.config import Settings
 from stockops.data.errors import DataError
+from stockops.data.history import PriceHistory
 from stockops.data.sources import AutoSource, OhlcvSource, source_from_string
 
 if TYPE_CHECKING:
@@ -47,6 +48,20 @@ class ForecastWindow:
     note: str | None
 
 
+class _AfterFailure:
+    """`auto`'s synthetic fallback for a ticker whose real source has just failed (not tried again)."""
+
+    synthetic = True
+
+    def __init__(self, source: AutoSource, failure: DataError) -> None:
+        self.name = source.name
+        self._source = source
+        self._failure = failure
+
+    def fetch(self, ticker: str, start: date | None = None, end: date | None = None) -> PriceHistory:
+        return self._source.fallback_fetch(self._failure, start, end)
+
+
 def open_feature_store(settings: Settings) -> StockFeatureStore:
     from stockops.featurestore.store import store_from_settings
 
@@ -73,10 +88,10 @@ def refresh(
         try:
             stored = stored_features(ticker, store=store)
         except FeatureStoreEmpty:
-            if isinstance(source, AutoSource):
-                ingest(ticker, source, store, start=start, end=end)  # synthetic, with a loud warning
-                return None
             cause = exc.__cause__
+            if isinstance(source, AutoSource) and isinstance(cause, DataError):
+                ingest(ticker, _AfterFailure(source, cause), store, start=start, end=end)
+                return None
             raise (cause if isinstance(cause, DataError) else exc) from None
         note = (
             f"price source unavailable ({exc.problem}); using features stored in the feature store, "

@@ -221,6 +221,8 @@ class YFinanceSource:
         capture = _YFinanceLogCapture()
         yf_logger = logging.getLogger("yfinance")
         yf_logger.addHandler(capture)
+        # yfinance logs every failed attempt at ERROR; its reason is folded into our one clear error.
+        propagate, yf_logger.propagate = yf_logger.propagate, False
         try:
             raw = yfinance.download(
                 symbol,
@@ -237,6 +239,7 @@ class YFinanceSource:
             return None, f"{type(exc).__name__}: {exc}"
         finally:
             yf_logger.removeHandler(capture)
+            yf_logger.propagate = propagate
         if raw is None or raw.empty:
             return None, _shorten(capture.reason() or "Yahoo returned no rows (unknown or delisted symbol?)")
         return raw, ""
@@ -265,17 +268,27 @@ class AutoSource:
         try:
             return self.primary.fetch(ticker, start, end)
         except DataError as exc:
-            logger.warning(
-                "DATA SOURCE FALLBACK: %s could not be fetched from %s (%s). Using SYNTHETIC prices "
-                "instead: results are NOT about the real market. Set STOCKOPS_DATA_SOURCE to csv:DIR or "
-                "yfinance to avoid this.",
-                exc.ticker,
-                self.primary.name,
-                exc.problem,
-            )
-            history = self.fallback.fetch(ticker, start, end)
-            reason = _shorten(f"{self.primary.name}: {exc.problem}", limit=200)
-            return replace(history, source=f"synthetic (fallback: {reason})", synthetic=True)
+            return self.fallback_fetch(exc, start, end)
+
+    def fallback_fetch(
+        self, failure: DataError, start: date | None = None, end: date | None = None
+    ) -> PriceHistory:
+        """Synthetic prices for `failure.ticker`, after the primary source failed with `failure`.
+
+        Public so a caller that already tried the primary itself (the feature store refresh) does not
+        try it a second time before falling back.
+        """
+        logger.warning(
+            "DATA SOURCE FALLBACK: %s could not be fetched from %s (%s). Using SYNTHETIC prices "
+            "instead: results are NOT about the real market. Set STOCKOPS_DATA_SOURCE to csv:DIR or "
+            "yfinance to avoid this.",
+            failure.ticker,
+            self.primary.name,
+            failure.problem,
+        )
+        history = self.fallback.fetch(failure.ticker, start, end)
+        reason = _shorten(f"{self.primary.name}: {failure.problem}", limit=200)
+        return replace(history, source=f"synthetic (fallback: {reason})", synthetic=True)
 
 
 def source_from_string(spec: str, *, seed: int = 42) -> OhlcvSource:

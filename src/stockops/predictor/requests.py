@@ -132,9 +132,11 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )
+    """int or float (JSON numbers) or a numpy number; never a bool (bool is an int subclass)."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case first: a window has hundreds of values
+        return True
+    return isinstance(value, np.integer | np.floating)
 
 
 def parse_days(value: Any, field: str, shape: ServingShape) -> int:
