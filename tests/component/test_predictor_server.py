@@ -105,6 +105,9 @@ def predictor(
         "STOCKOPS_REDIS_URL": redis_server.url,
         "STOCKOPS_MODEL_ALIAS": "production",
         "STOCKOPS_CACHE_TTL_SECONDS": "600",
+        # No in-process tier: every cache lookup goes to Redis, so these tests pin Redis's behaviour (the
+        # tier in front is covered in tests/unit/test_predictor_forecaster.py).
+        "STOCKOPS_LOCAL_CACHE_SECONDS": "0",
     }
     server = start_predictor(loopback, env, root / "predictor.log", ["--model-name", MODEL])
     try:

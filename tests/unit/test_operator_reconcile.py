@@ -323,3 +323,7 @@ def test_controller_reports_a_transition_once_even_from_a_stale_body() -> None:
     assert second.patch == {} and second.events == []
     assert len(cluster.status_patches) == 1 and len(cluster.jobs) == 1
     assert posted.count("PhasePending") == 1
+    # nothing changed since: an idle timer pass is skipped without reconciling
+    assert controller.run("ParentModel", stale, Observed(jobs=observed_jobs(cluster)), "timer") is None
+    running = observed_jobs(cluster, **{next(iter(cluster.jobs)): {"active": 1}})
+    assert controller.run("ParentModel", stale, Observed(jobs=running), "timer") is not None

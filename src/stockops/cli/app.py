@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +29,8 @@ app = typer.Typer(
 )
 features_app = typer.Typer(help="Feature store (Feast): ingest prices into features, materialize windows.")
 app.add_typer(features_app, name="features")
-console = Console()
+# Rich falls back to 80 columns when stdout is not a terminal (CI logs, pipes); tables need more.
+console = Console() if sys.stdout.isatty() else Console(width=140)
 
 SourceOpt = Annotated[
     str | None,

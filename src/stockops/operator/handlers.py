@@ -132,7 +132,7 @@ def _register_kind(
             return
         observed = _observed(kind, body, kwargs["parents"], kwargs["jobs"], kwargs.get("isvcs"))
         result = controller.run(kind, body, observed, trigger)
-        if result.waiting_for_parent and raise_wait:
+        if result is not None and result.waiting_for_parent and raise_wait:
             raise kopf.TemporaryError(
                 result.waiting_for_parent, delay=wait_delay(retry, settings.wait_delay_max_seconds)
             )

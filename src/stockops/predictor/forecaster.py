@@ -8,9 +8,9 @@ encodes around it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,15 +25,13 @@ from stockops.predictor.windows import WindowProvider, realized_volatility_of_wi
 if TYPE_CHECKING:
     from stockops.model.bundle import ModelBundle
 
-log = logging.getLogger(__name__)
-
 REQUEST_DATA_SOURCE = "request"
 
 
 @dataclass(frozen=True, eq=False)
 class _Resolved:
     window: np.ndarray
-    as_of: Any
+    as_of: date
     last_close: float
     source: str
     synthetic: bool
@@ -51,6 +49,7 @@ class Forecaster:
         model_version: str,
         provider: WindowProvider,
         cache: PredictionCache | None,
+        local_cache: PredictionCache | None = None,
     ) -> None:
         spec = bundle.feature_spec
         self.bundle = bundle
@@ -58,6 +57,7 @@ class Forecaster:
         self.model_version = model_version
         self.provider = provider
         self.cache = cache
+        self.local_cache = local_cache
         self.shape = ServingShape(
             ticker=bundle.ticker,
             feature_columns=tuple(spec.columns),
@@ -134,13 +134,22 @@ class Forecaster:
         return answers, cached
 
     def _lookup_or_compute(self, key: str, resolved: _Resolved, days: int) -> tuple[dict[str, Any], bool]:
-        if self.cache is not None:
-            found = self.cache.get(key)
-            if found is not None:
-                metrics.CACHE_LOOKUPS.labels(result="hit").inc()
-                return found, True
-            metrics.CACHE_LOOKUPS.labels(result="miss").inc()
+        """In-process tier, then Redis, then the network; what is computed goes to both tiers."""
+        if self.cache is None:
+            return self._compute(resolved, days), False
+        local = self.local_cache
+        if local is not None and (found := local.get(key)) is not None:
+            metrics.CACHE_LOCAL_HITS.inc()
+            return found, True
+        found = self.cache.get(key)
+        if found is not None:
+            metrics.CACHE_LOOKUPS.labels(result="hit").inc()
+            if local is not None:
+                local.put(key, found)
+            return found, True
+        metrics.CACHE_LOOKUPS.labels(result="miss").inc()
         answer = self._compute(resolved, days)
-        if self.cache is not None:
-            self.cache.put(key, answer)
+        self.cache.put(key, answer)
+        if local is not None:
+            local.put(key, answer)
         return answer, False

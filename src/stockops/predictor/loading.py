@@ -7,16 +7,12 @@ because the forecaster is only handed over after the warm-up forecast succeeded.
 
 from __future__ import annotations
 
-import logging
-
 from stockops.config import Settings
-from stockops.predictor.cache import RedisPredictionCache
+from stockops.predictor.cache import LocalPredictionCache, RedisPredictionCache
 from stockops.predictor.forecaster import Forecaster
 from stockops.predictor.requests import LatestQuery
 from stockops.predictor.settings import PredictorSettings, redact_url
 from stockops.predictor.windows import provider_for
-
-log = logging.getLogger(__name__)
 
 
 class PredictorLoadError(RuntimeError):
@@ -76,4 +72,7 @@ def load_forecaster(predictor: PredictorSettings, settings: Settings) -> Forecas
             f"latest feature window (feature store, data source {settings.data_source!r}): {_cause(exc)}"
         ) from exc
     forecaster.cache = cache
+    local_seconds = min(predictor.local_cache_seconds, predictor.cache_ttl_seconds)
+    if cache is not None and local_seconds > 0:
+        forecaster.local_cache = LocalPredictionCache(ttl_seconds=local_seconds)
     return forecaster

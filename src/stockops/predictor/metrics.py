@@ -5,7 +5,9 @@ KServe's REST server exposes ``prometheus_client.REGISTRY`` at ``GET /metrics`` 
 
 - ``stockops_predictor_request_seconds{protocol="v1|v2", outcome="ok|invalid|error"}``: model-side
   latency of a predict call (parse, window, cache, network, encode), excluding HTTP framing.
-- ``stockops_predictor_cache_lookups_total{result="hit|miss"}``: per instance, only with a cache.
+- ``stockops_predictor_cache_lookups_total{result="hit|miss"}``: Redis lookups per instance (made only
+  when the in-process tier had no answer).
+- ``stockops_predictor_cache_local_hits_total``: answers from the in-process tier (no Redis round trip).
 - ``stockops_predictor_cache_errors_total{operation="get|set"}``: Redis failures (request still served).
 - ``stockops_predictor_cache_bypassed_total``: lookups skipped while Redis is known to be down.
 - ``stockops_predictor_model_info{model_name, model_version, ticker, synthetic} 1``: what is served.
@@ -26,6 +28,9 @@ REQUEST_SECONDS = Histogram(
 )
 CACHE_LOOKUPS = Counter(
     "stockops_predictor_cache_lookups_total", "Prediction cache lookups per instance.", ("result",)
+)
+CACHE_LOCAL_HITS = Counter(
+    "stockops_predictor_cache_local_hits_total", "Answers served from the in-process cache tier."
 )
 CACHE_ERRORS = Counter(
     "stockops_predictor_cache_errors_total", "Redis failures; the request is served uncached.", ("operation",)

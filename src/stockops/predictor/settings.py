@@ -11,6 +11,7 @@ STOCKOPS_MODEL_VERSION             model_version                       none
 STOCKOPS_MODEL_ALIAS               model_alias                         ``production``
 PORT                               http_port                           8080
 STOCKOPS_CACHE_TTL_SECONDS         cache_ttl_seconds                   1800 (30 min)
+STOCKOPS_LOCAL_CACHE_SECONDS       local_cache_seconds                 60 (0: no in-process tier)
 STOCKOPS_WINDOW_REFRESH_SECONDS    window_refresh_seconds              900
 STOCKOPS_WINDOW_INGEST             window_ingest                       false
 STOCKOPS_LOAD_RETRY_SECONDS        load_retry_seconds                  30 (0: no retry)
@@ -39,6 +40,9 @@ class PredictorSettings(BaseSettings):
         default=8080, ge=1, le=65535, validation_alias=AliasChoices("http_port", "PORT", "STOCKOPS_HTTP_PORT")
     )
     cache_ttl_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
+    local_cache_seconds: float = Field(
+        default=60.0, ge=0.0, description="In-process tier in front of Redis (capped at the Redis TTL)."
+    )
     window_refresh_seconds: float = Field(
         default=900.0, ge=0.0, description="How long the latest feature window is reused before re-reading."
     )

@@ -1,0 +1,68 @@
+"""The images the chart names are the images the repository builds, each running the right entrypoint.
+
+A drift here (a renamed repository, an entrypoint that is not the component's module, a torch pin that
+differs from pyproject's) would only show when a cluster pulls or starts the image.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stockops.operator.settings import OperatorSettings
+
+# chart values key -> (repository, Dockerfile, module the image runs, pyproject extra it installs)
+IMAGES = {
+    "operator": ("stockops/operator", "operator/Dockerfile", "stockops.operator", "operator"),
+    "trainer": ("stockops/trainer", "images/trainer/Dockerfile", "stockops.trainer", "trainer"),
+    "predictor": ("stockops/predictor", "images/predictor/Dockerfile", "stockops.predictor", "predictor"),
+}
+
+
+def _values(repo_root: Path) -> dict:
+    return yaml.safe_load((repo_root / "charts" / "stockops" / "values.yaml").read_text())
+
+
+def _entrypoint(dockerfile: str) -> list[str]:
+    lines = [line for line in dockerfile.splitlines() if line.startswith("ENTRYPOINT")]
+    assert len(lines) == 1, "one ENTRYPOINT per image"
+    return json.loads(lines[0].removeprefix("ENTRYPOINT").strip())
+
+
+@pytest.mark.parametrize("component", sorted(IMAGES))
+def test_chart_image_is_built_here_and_runs_its_module(repo_root: Path, component: str) -> None:
+    repository, dockerfile_path, module, extra = IMAGES[component]
+    assert _values(repo_root)[component]["image"]["repository"] == repository
+    dockerfile = (repo_root / dockerfile_path).read_text()
+    assert _entrypoint(dockerfile) == ["python", "-m", module]
+    assert f'".[{extra}]"' in dockerfile, f"{dockerfile_path} must install the `{extra}` extra"
+    assert re.search(r"^USER [1-9][0-9]*$", dockerfile, re.MULTILINE), (
+        f"{dockerfile_path} must not run as root"
+    )
+    assert (repo_root / Path(dockerfile_path).parent / "README.md").is_file()
+
+
+def test_operator_defaults_name_the_chart_repositories(repo_root: Path) -> None:
+    """Outside the chart (dev cluster, e2e executor) the operator's defaults must be the same names."""
+    defaults = OperatorSettings.model_fields
+    assert defaults["trainer_image"].default == IMAGES["trainer"][0]
+    assert defaults["predictor_image"].default == IMAGES["predictor"][0]
+
+
+@pytest.mark.parametrize("dockerfile", ["images/trainer/Dockerfile", "images/predictor/Dockerfile"])
+def test_images_pin_the_torch_of_pyproject(repo_root: Path, dockerfile: str) -> None:
+    """torch is installed first from its own index, so its pin must be pyproject's or pip re-resolves it."""
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    pin = next(d for d in pyproject["project"]["optional-dependencies"]["ml"] if d.startswith("torch"))
+    assert f'"{pin}"' in (repo_root / dockerfile).read_text()
+
+
+def test_operator_pod_runs_as_the_operator_images_user(repo_root: Path) -> None:
+    dockerfile = (repo_root / "operator" / "Dockerfile").read_text()
+    uid = int(re.findall(r"^USER ([0-9]+)$", dockerfile, re.MULTILINE)[-1])
+    assert _values(repo_root)["podSecurityContext"]["runAsUser"] == uid
