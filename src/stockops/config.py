@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, description="Redis for the prediction cache / online store.")
     promotion_min_skill: float = Field(
-        default=-0.02, description="A new version becomes `production` only if its test skill is at least this."
+        default=-0.02,
+        description="A new version becomes `production` only if its test skill is at least this.",
     )
 
     @property
