@@ -19,6 +19,8 @@ from kubernetes import client as k8s_client
 
 from stockops.devcluster import DevClusterError, build_tool
 
+RESTRICTED_WARN = "pod-security.kubernetes.io/warn"
+
 
 @pytest.fixture(scope="module")
 def helm(repo_root: Path, e2e_cluster: Any, tmp_path_factory: pytest.TempPathFactory):
@@ -37,23 +39,30 @@ def helm(repo_root: Path, e2e_cluster: Any, tmp_path_factory: pytest.TempPathFac
     }
 
     def _helm(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([binary, *args], capture_output=True, text=True, env=env, check=False, timeout=180)
+        return subprocess.run(
+            [binary, *args], capture_output=True, text=True, env=env, check=False, timeout=180
+        )
 
     return _helm
 
 
-def _allowed(admin: k8s_client.ApiClient, user: str, verb: str, resource: str, namespace: str = "") -> bool:
-    """Ask the API server's authorizer whether `user` may `verb` the `group/resource[/sub]`."""
-    group, _, rest = resource.rpartition("/") if resource.count("/") == 2 else ("", "", resource)
-    name, _, subresource = rest.partition("/")
-    if "." in name:  # "jobs.batch" style
-        name, group = name.split(".", 1)
+def _allowed(
+    admin: k8s_client.ApiClient, user: str, verb: str, group_resource: str, namespace: str = ""
+) -> bool:
+    """Ask the API server's authorizer whether `user` may `verb` `group_resource` ("jobs.batch",
+    "tickermodels.stockops.io/status", "pods"; the core group has no suffix)."""
+    resource, _, subresource = group_resource.partition("/")
+    name, _, group = resource.partition(".")
     review = k8s_client.V1SubjectAccessReview(
         spec=k8s_client.V1SubjectAccessReviewSpec(
             user=user,
             groups=["system:serviceaccounts", "system:authenticated"],
             resource_attributes=k8s_client.V1ResourceAttributes(
-                group=group, resource=name, subresource=subresource or None, verb=verb, namespace=namespace or None
+                group=group,
+                resource=name,
+                subresource=subresource or None,
+                verb=verb,
+                namespace=namespace or None,
             ),
         )
     )
@@ -66,9 +75,14 @@ def test_default_install_is_accepted_and_grants_exactly_the_operators_access(
 ) -> None:
     release = f"chart-{e2e_namespace}"
     chart = str(repo_root / "charts" / "stockops")
+    # The API server's PodSecurity admission warns about every pod template below the "restricted"
+    # profile (non-root, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp).
+    core = k8s_client.CoreV1Api(e2e_cluster.admin)
+    core.patch_namespace(e2e_namespace, {"metadata": {"labels": {RESTRICTED_WARN: "restricted"}}})
     installed = helm("install", release, chart, "-n", e2e_namespace)
     try:
         assert installed.returncode == 0, installed.stderr
+        assert "PodSecurity" not in installed.stderr, installed.stderr
         assert "kubectl get pm,tm -A" in installed.stdout  # NOTES.txt
         name = f"{release}-stockops"
         apps = k8s_client.AppsV1Api(e2e_cluster.admin)
@@ -79,21 +93,21 @@ def test_default_install_is_accepted_and_grants_exactly_the_operators_access(
         admin = e2e_cluster.admin
         elsewhere = "some-user-namespace"
         for verb, resource in [
-            ("watch", "stockops.io/tickermodels"),
-            ("patch", "stockops.io/tickermodels/status"),
-            ("update", "stockops.io/parentmodels/finalizers"),
+            ("watch", "tickermodels.stockops.io"),
+            ("patch", "tickermodels.stockops.io/status"),
+            ("update", "parentmodels.stockops.io/finalizers"),
             ("create", "jobs.batch"),
             ("delete", "jobs.batch"),
-            ("create", "serving.kserve.io/inferenceservices"),
+            ("create", "inferenceservices.serving.kserve.io"),
             ("create", "events"),
             ("list", "pods"),
         ]:
             assert _allowed(admin, account, verb, resource, elsewhere), f"operator may not {verb} {resource}"
-        assert _allowed(admin, account, "watch", "apiextensions.k8s.io/customresourcedefinitions")
+        assert _allowed(admin, account, "watch", "customresourcedefinitions.apiextensions.k8s.io")
         for verb, resource in [
-            ("create", "stockops.io/tickermodels"),  # users create resources, the operator never does
-            ("delete", "stockops.io/parentmodels"),
-            ("update", "stockops.io/tickermodels"),
+            ("create", "tickermodels.stockops.io"),  # users create resources, the operator never does
+            ("delete", "parentmodels.stockops.io"),
+            ("update", "tickermodels.stockops.io"),
             ("get", "secrets"),
             ("create", "pods"),
             ("create", "deployments.apps"),
@@ -102,7 +116,6 @@ def test_default_install_is_accepted_and_grants_exactly_the_operators_access(
     finally:
         uninstalled = helm("uninstall", release, "-n", e2e_namespace)
     assert uninstalled.returncode == 0, uninstalled.stderr
-    core = k8s_client.CoreV1Api(e2e_cluster.admin)
     claims = {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(e2e_namespace).items}
     assert claims == {f"{release}-stockops-mlflow"}, "the MLflow registry's claim must survive uninstall"
     rbac = k8s_client.RbacAuthorizationV1Api(e2e_cluster.admin)
@@ -125,10 +138,32 @@ def test_namespaced_install_confines_the_operator_to_its_namespaces(
         account = f"system:serviceaccount:{e2e_namespace}:{release}-stockops-operator"
         admin = e2e_cluster.admin
         assert _allowed(admin, account, "create", "jobs.batch", e2e_namespace)
-        assert _allowed(admin, account, "patch", "stockops.io/tickermodels/status", e2e_namespace)
+        assert _allowed(admin, account, "patch", "tickermodels.stockops.io/status", e2e_namespace)
         assert not _allowed(admin, account, "create", "jobs.batch", "another-namespace")
-        assert not _allowed(admin, account, "list", "stockops.io/tickermodels", "another-namespace")
-        assert _allowed(admin, account, "list", "apiextensions.k8s.io/customresourcedefinitions")
+        assert not _allowed(admin, account, "list", "tickermodels.stockops.io", "another-namespace")
+        assert _allowed(admin, account, "list", "customresourcedefinitions.apiextensions.k8s.io")
     finally:
         uninstalled = helm("uninstall", release, "-n", e2e_namespace)
     assert uninstalled.returncode == 0, uninstalled.stderr
+
+
+def test_pod_security_warnings_reach_helm(
+    helm: Any, e2e_cluster: Any, e2e_namespace: str, repo_root: Path
+) -> None:
+    """The control for the check above: a root, privilege-escalating operator pod is warned about."""
+    core = k8s_client.CoreV1Api(e2e_cluster.admin)
+    core.patch_namespace(e2e_namespace, {"metadata": {"labels": {RESTRICTED_WARN: "restricted"}}})
+    release = f"chart-lax-{e2e_namespace}"
+    installed = helm(
+        "install", release, str(repo_root / "charts" / "stockops"), "-n", e2e_namespace,
+        "--set", "mlflow.enabled=false", "--set", "mlflow.trackingUri=http://mlflow.example.com",
+        "--set", "redis.enabled=false",
+        "--set", "securityContext.allowPrivilegeEscalation=true",
+        "--set", "podSecurityContext.runAsNonRoot=false", "--set", "podSecurityContext.runAsUser=0",
+    )  # fmt: skip
+    try:
+        assert installed.returncode == 0, installed.stderr
+        assert "would violate PodSecurity" in installed.stderr
+        assert "allowPrivilegeEscalation" in installed.stderr and "runAsUser=0" in installed.stderr
+    finally:
+        assert helm("uninstall", release, "-n", e2e_namespace).returncode == 0

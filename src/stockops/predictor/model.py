@@ -67,6 +67,7 @@ class StockForecastModel(Model):
 
     def __init__(self, name: str, load_forecaster: Callable[[], Forecaster]) -> None:
         super().__init__(name)
+        self.ready: bool = False
         self._load_forecaster = load_forecaster
         self._load_lock = threading.Lock()
         self.forecaster: Forecaster | None = None
