@@ -87,8 +87,21 @@ class TrainingSummary:
             "synthetic": self.synthetic,
             "data_as_of": self.data_as_of,
             "data_note": self.data_note,
-            "metrics": {k: self.metrics[k] for k in keep if k in self.metrics},
+            "metrics": {
+                **{k: self.metrics[k] for k in keep if k in self.metrics},
+                "per_horizon": _compact_per_horizon(self.metrics.get("per_horizon") or []),
+            },
         }
+
+
+def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 20) -> list[dict[str, Any]]:
+    """The per-step metrics the CR status shows, rounded and capped so the message stays < 4 KiB."""
+    fields = ("step", "rmse", "naive_rmse", "skill", "directional_accuracy")
+
+    def compact(value: Any) -> Any:
+        return round(value, 6) if isinstance(value, float) else value
+
+    return [{f: compact(r.get(f)) for f in fields} for r in rows[:limit]]
 
 
 def train_and_register(

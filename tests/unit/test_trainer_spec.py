@@ -85,3 +85,25 @@ def test_termination_message_is_one_json_line(tmp_path: Path) -> None:
     )
     lines = path.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["reason"] == "NoData"
+
+
+def test_termination_message_stays_under_the_kubelet_limit() -> None:
+    from stockops.pipeline import TrainingSummary
+
+    per_horizon = [
+        {"step": i, "rmse": 1.0 / 3, "mae": 0.1, "mape": 0.2, "naive_rmse": 0.5, "naive_mae": 0.4,
+         "skill": 0.01, "directional_accuracy": 0.5}
+        for i in range(1, 251)
+    ]  # fmt: skip
+    summary = TrainingSummary(
+        ticker="AAPL", kind="child", model_name="stockops-aapl", model_version="3", run_id="r" * 32,
+        promoted=True, promotion_reason="x" * 120, production_version="3", synthetic=False,
+        data_source="csv:/data/AAPL.csv", data_as_of="2026-08-07", data_note=None,
+        metrics={"rmse": 1.0, "skill": 0.01, "per_horizon": per_horizon}, best_epoch=3, epochs_run=8,
+        train_seconds=1.0,
+    )  # fmt: skip
+    message = json.dumps(summary.termination_message())
+    assert len(message.encode()) < 4096
+    rows = summary.termination_message()["metrics"]["per_horizon"]
+    expected = {"step": 1, "rmse": 0.333333, "naive_rmse": 0.5, "skill": 0.01, "directional_accuracy": 0.5}
+    assert rows[0] == expected and len(rows) == 20
