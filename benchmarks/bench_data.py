@@ -26,8 +26,9 @@ import torch
 
 from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES, compute_features
 from stockops.data.sources import source_from_string
+from stockops.model.bundle import ModelBundle
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
-from stockops.model.experiment import ExperimentResult
+from stockops.model.experiment import ExperimentResult, run_experiment
 from stockops.model.training import EpochStats
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -262,3 +263,30 @@ def epoch_printer(label: str) -> Callable[[EpochStats], None]:
         )
 
     return on_epoch
+
+
+def train(
+    data: TickerData,
+    label: str,
+    *,
+    model_cfg: ModelConfig,
+    train_cfg: TrainingConfig,
+    device: str,
+    parent: ModelBundle | None = None,
+    transfer: TransferConfig | None = None,
+) -> ExperimentResult:
+    """One experiment exactly as the product runs it (`run_experiment`), with progress on stderr."""
+    print(f"training {label} ... ({load_line()})", file=sys.stderr, flush=True)
+    return run_experiment(
+        data.features,
+        ticker=data.ticker,
+        feature_columns=MODEL_FEATURES,
+        model_cfg=model_cfg,
+        train_cfg=train_cfg,
+        parent=parent,
+        transfer=transfer,
+        synthetic=data.synthetic,
+        feature_version=FEATURE_SET_VERSION,
+        device=device,
+        on_epoch=epoch_printer(label),
+    )

@@ -16,42 +16,13 @@ of (window, step) pairs whose predicted move from the last close had the sign of
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from typing import Any
 
 import bench_data as bd
 
-from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES
 from stockops.model.bundle import ModelBundle
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
-from stockops.model.experiment import ExperimentResult, run_experiment
-
-
-def train(
-    data: bd.TickerData,
-    *,
-    model_cfg: ModelConfig,
-    train_cfg: TrainingConfig,
-    device: str,
-    parent: ModelBundle | None,
-    transfer: TransferConfig | None,
-) -> ExperimentResult:
-    label = data.ticker if parent is None else f"{data.ticker} <- {parent.ticker}"
-    print(f"training {label} ... ({bd.load_line()})", file=sys.stderr, flush=True)
-    return run_experiment(
-        data.features,
-        ticker=data.ticker,
-        feature_columns=MODEL_FEATURES,
-        model_cfg=model_cfg,
-        train_cfg=train_cfg,
-        parent=parent,
-        transfer=transfer,
-        synthetic=data.synthetic,
-        feature_version=FEATURE_SET_VERSION,
-        device=device,
-        on_epoch=bd.epoch_printer(label),
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     for ticker in tickers:
         data = bd.load_ticker(args.data_dir, ticker, start)
         is_child = transfer is not None and ticker != bd.PARENT_TICKER
-        result = train(
+        label = data.ticker if not is_child or parent is None else f"{data.ticker} <- {parent.ticker}"
+        result = bd.train(
             data,
+            label,
             model_cfg=model_cfg,
             train_cfg=train_cfg,
             device=args.device,

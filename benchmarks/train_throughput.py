@@ -23,14 +23,11 @@ Timings depend on the machine and on what else runs on it: the load average is p
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import bench_data as bd
 
-from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES
 from stockops.model.config import ModelConfig, TrainingConfig
-from stockops.model.experiment import ExperimentResult, run_experiment
 
 GOAL_SPEEDUP = 3.0
 REFERENCE_EPOCHS = 20
@@ -41,23 +38,6 @@ def reference_configs(epochs: int, threads: int) -> tuple[ModelConfig, TrainingC
     # patience >= epochs: the reference always runs its full budget, as the public setup does.
     training = TrainingConfig(epochs=epochs, batch_size=32, patience=epochs, num_threads=threads)
     return model, training
-
-
-def train(
-    data: bd.TickerData, label: str, model_cfg: ModelConfig, train_cfg: TrainingConfig, device: str
-) -> ExperimentResult:
-    print(f"training {label} ... ({bd.load_line()})", file=sys.stderr, flush=True)
-    return run_experiment(
-        data.features,
-        ticker=data.ticker,
-        feature_columns=MODEL_FEATURES,
-        model_cfg=model_cfg,
-        train_cfg=train_cfg,
-        synthetic=data.synthetic,
-        feature_version=FEATURE_SET_VERSION,
-        device=device,
-        on_epoch=bd.epoch_printer(label),
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {args.device}, torch threads {args.threads}; before: {bd.load_line()}")
     print(flush=True)
 
-    default = train(data, "default", default_model, default_training, args.device)
-    reference = train(data, "reference", ref_model, ref_training, args.device)
+    device = args.device
+    default = bd.train(data, "default", model_cfg=default_model, train_cfg=default_training, device=device)
+    reference = bd.train(data, "reference", model_cfg=ref_model, train_cfg=ref_training, device=args.device)
     env_after = bd.environment()
 
     d, r = bd.result_summary(default), bd.result_summary(reference)

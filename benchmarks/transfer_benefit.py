@@ -27,48 +27,19 @@ it, and stops if it ever stops being true.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from typing import Any
 
 import bench_data as bd
 import numpy as np
 
-from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES
-from stockops.model.bundle import ModelBundle
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig, TransferStrategy
-from stockops.model.experiment import ExperimentResult, run_experiment
+from stockops.model.experiment import ExperimentResult
 
 DEFAULT_TICKERS = ("AAPL", "MSFT", "TSLA")
 DEFAULT_CHILD_START = date(2010, 1, 1)
 STRATEGIES: tuple[TransferStrategy, ...] = ("fine-tune", "freeze")
 GOAL_FRACTION = 0.5
-
-
-def train(
-    data: bd.TickerData,
-    label: str,
-    *,
-    model_cfg: ModelConfig,
-    train_cfg: TrainingConfig,
-    device: str,
-    parent: ModelBundle | None = None,
-    transfer: TransferConfig | None = None,
-) -> ExperimentResult:
-    print(f"training {label} ... ({bd.load_line()})", file=sys.stderr, flush=True)
-    return run_experiment(
-        data.features,
-        ticker=data.ticker,
-        feature_columns=MODEL_FEATURES,
-        model_cfg=model_cfg,
-        train_cfg=train_cfg,
-        parent=parent,
-        transfer=transfer,
-        synthetic=data.synthetic,
-        feature_version=FEATURE_SET_VERSION,
-        device=device,
-        on_epoch=bd.epoch_printer(label),
-    )
 
 
 def check_comparable(scratch: ExperimentResult, child: ExperimentResult) -> None:
@@ -146,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parent_data = bd.load_ticker(args.data_dir, bd.PARENT_TICKER, parent_start)
     print(f"parent data: {parent_data.ticker} {parent_data.first_day}..{parent_data.last_day}", flush=True)
-    parent = train(parent_data, "parent ^GSPC", model_cfg=model_cfg, train_cfg=train_cfg, device=args.device)
+    parent = bd.train(
+        parent_data, "parent ^GSPC", model_cfg=model_cfg, train_cfg=train_cfg, device=args.device
+    )
     p = bd.result_summary(parent)
     print(
         f"parent: best epoch {p['best_epoch']}/{p['epochs_run']}, {p['fit_seconds']:.1f}s, "
@@ -158,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     for ticker in args.tickers:
         data = bd.load_ticker(args.data_dir, ticker, child_start)
-        scratch = train(
+        scratch = bd.train(
             data, f"{ticker} scratch", model_cfg=model_cfg, train_cfg=train_cfg, device=args.device
         )
         s = bd.result_summary(scratch)
@@ -184,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         for strategy, transfer in transfers.items():
-            child = train(
+            child = bd.train(
                 data,
                 f"{ticker} {strategy}",
                 model_cfg=model_cfg,
