@@ -233,6 +233,12 @@ def phase_is(api: Api, kind: str, name: str, *phases: str) -> Callable[[], dict[
     return check
 
 
+def apply_resource(cluster: Any, namespace: str, kind: str, name: str, spec: dict[str, Any]) -> None:
+    """`kubectl apply` one of our resources, as a user would."""
+    manifest = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": name}, "spec": spec}
+    cluster.kubectl_run("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
+
+
 def test_examples_train_wait_transfer_and_serve(
     e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess], repo_root: Path
 ) -> None:
@@ -347,13 +353,9 @@ def test_ticker_without_data_fails_with_no_data(
 ) -> None:
     operator = start_operator(e2e_namespace)
     api = Api(e2e_cluster, e2e_namespace)
-    manifest = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ParentModel",
-        "metadata": {"name": "nodata"},
-        "spec": {"ticker": "ZZZZ", "training": {"epochs": 1}},
-    }
-    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    apply_resource(
+        e2e_cluster, e2e_namespace, "ParentModel", "nodata", {"ticker": "ZZZZ", "training": {"epochs": 1}}
+    )
     failed = wait_for(
         "Failed", phase_is(api, "ParentModel", "nodata", "Failed"), timeout=300, operator=operator
     )
@@ -377,17 +379,17 @@ def test_failing_job_is_retried_then_failed(
         e2e_namespace, mlflow=f"http://127.0.0.1:{_free_port()}", STOCKOPS_OPERATOR_EXTRA_ENV=no_retries
     )
     api = Api(e2e_cluster, e2e_namespace)
-    manifest = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ParentModel",
-        "metadata": {"name": "flaky"},
-        "spec": {
+    apply_resource(
+        e2e_cluster,
+        e2e_namespace,
+        "ParentModel",
+        "flaky",
+        {
             "ticker": "^GSPC",
             "data": {"start": "2022-01-01"},
             "training": {"epochs": 1, "backoffLimit": 1},
         },
-    }
-    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    )
     failed = wait_for(
         "Failed", phase_is(api, "ParentModel", "flaky", "Failed"), timeout=600, operator=operator
     )
@@ -404,31 +406,36 @@ def test_operator_killed_mid_training_converges_without_duplicates(
 ) -> None:
     operator = start_operator(e2e_namespace)
     api = Api(e2e_cluster, e2e_namespace)
-    manifest = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ParentModel",
-        "metadata": {"name": "gspc"},
-        "spec": {
+    apply_resource(
+        e2e_cluster,
+        e2e_namespace,
+        "ParentModel",
+        "gspc",
+        {
             "ticker": "^GSPC",
             "data": {"start": "2005-01-01"},
             "training": {"epochs": 8, "patience": 8},
         },
-    }
-    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    )
     wait_for("Training", phase_is(api, "ParentModel", "gspc", "Training"), timeout=300, operator=operator)
     uid = api.get("ParentModel", "gspc")["metadata"]["uid"]
     (job,) = api.jobs(uid)
     operator.kill()
 
     # A child applied while no operator runs is picked up after the restart.
-    child = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "TickerModel",
-        "metadata": {"name": "msft"},
-        "spec": {"ticker": "MSFT", "parentRef": {"name": "gspc"}, "data": {"start": "2018-01-01"},
-                 "transfer": {"epochs": 1}, "serving": {"enabled": False}},
-    }  # fmt: skip
-    e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", "-", input=yaml.safe_dump(child))
+    apply_resource(
+        e2e_cluster,
+        e2e_namespace,
+        "TickerModel",
+        "msft",
+        {
+            "ticker": "MSFT",
+            "parentRef": {"name": "gspc"},
+            "data": {"start": "2018-01-01"},
+            "transfer": {"epochs": 1},
+            "serving": {"enabled": False},
+        },
+    )
     restarted = start_operator(e2e_namespace)
     ready = wait_for(
         "parent Ready after restart",
