@@ -56,15 +56,20 @@ def _settings(source: str | None) -> tuple[Settings, str]:
     return settings, source or settings.data_source
 
 
-def _start(value: str | None) -> date | None:
-    from stockops.pipeline import DEFAULT_START
-
+def _date_option(value: str | None, flag: str = "--start") -> date | None:
     if value is None:
-        return DEFAULT_START
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"--start {value!r} is not a date in the form YYYY-MM-DD") from None
+        raise ValueError(f"{flag} {value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _start(value: str | None) -> date | None:
+    """Training start date; the pipeline's default when not given."""
+    from stockops.pipeline import DEFAULT_START
+
+    return DEFAULT_START if value is None else _date_option(value)
 
 
 def _report(summary: Any) -> None:
@@ -301,7 +306,7 @@ def features_ingest(
 
     with one_line_errors():
         settings, src = _settings(source)
-        first = date.fromisoformat(start) if start else None
+        first = _date_option(start)
         summary = ingest_tickers(tickers, source_from_string(src), open_feature_store(settings), start=first)
     rows = [
         {

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import typer
 from rich.console import Console
 
-T = TypeVar("T")
 err_console = Console(stderr=True)
 
 
@@ -36,8 +34,3 @@ def one_line_errors() -> Iterator[None]:
         message = " ".join(str(exc).split()) or type(exc).__name__
         err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-
-
-def guarded(fn: Callable[[], T]) -> T:
-    with one_line_errors():
-        return fn()
