@@ -190,6 +190,8 @@ def train_and_register(
                 "best_epoch": result.fit.best_epoch,
                 "epochs_run": result.fit.epochs_run,
                 "parent": parent_label,
+                "shrinkage": result.shrinkage.to_dict() if result.shrinkage else None,
+                "no_edge": result.bundle.no_edge,
                 "evaluated_on": "test split (chronological, never seen in training or early stopping)",
             }
         )

@@ -6,7 +6,12 @@ Layout of a bundle directory (what MLflow stores as the ``bundle/`` artifact)::
     scaler.json        {"feature": {mean, scale}, "target": {mean, scale}} fitted on the train split only
     feature_spec.json  {columns, version, context_days, horizon_days}
     bundle.json        model config, ticker, lineage (parent ticker/version, strategy), synthetic flag,
-                       target description, data dates, training config, format version
+                       target description, data dates (train/val/test/refit ends), training config,
+                       shrinkage lambdas per step, format version
+
+The served forecast is ``lambda_k * network_k`` (see :mod:`stockops.model.shrinkage`): with the target
+scaler fixed at mean 0, ``lambda = 0`` is exactly the random walk. A bundle without lambdas (written
+before they existed) forecasts the raw network output.
 
 Weights are a bare state_dict rather than a pickled module so a bundle never executes code on load and
 survives refactors of the Python class. ``bundle.json`` is written last: a directory with a
@@ -35,6 +40,7 @@ WEIGHTS_FILE = "weights.pt"
 SCALER_FILE = "scaler.json"
 FEATURE_SPEC_FILE = "feature_spec.json"
 BUNDLE_FILE = "bundle.json"
+DATA_RANGE_FIELDS = ("train_end", "val_end", "test_end", "refit_end")
 TARGET_DESCRIPTION = "cumulative log return ln(close[t+k] / close[t]) for k = 1..horizon_days"
 
 
@@ -133,6 +139,10 @@ def _optional_date(value: Any) -> date | None:
     return None if value is None else date.fromisoformat(str(value))
 
 
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 @dataclass(eq=False)
 class ModelBundle:
     """A trained model with its scalers, feature spec and lineage.
@@ -154,6 +164,11 @@ class ModelBundle:
     data_start: date | None = None  # first feature row used
     data_end: date | None = None  # last feature row used: the "data date" of the model
     training_config: TrainingConfig | None = None
+    shrinkage: tuple[float, ...] | None = None  # lambda per horizon step; None = 1 (no shrinkage)
+    train_end: date | None = None  # last target day of the training part
+    val_end: date | None = None  # last target day of the validation part
+    test_end: date | None = None  # last target day of the test part
+    refit_end: date | None = None  # last target day the served weights were refitted on (None: no refit)
     _network: LSTMForecaster | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -172,6 +187,12 @@ class ModelBundle:
             problems.append(
                 f"target scaler has {self.target_scaler.n_features} steps, horizon is {spec.horizon_days}"
             )
+        if self.shrinkage is not None:
+            self.shrinkage = tuple(float(v) for v in self.shrinkage)
+            if len(self.shrinkage) != spec.horizon_days:
+                problems.append(f"{len(self.shrinkage)} shrinkage lambdas for horizon {spec.horizon_days}")
+            elif not all(0.0 <= v <= 1.0 for v in self.shrinkage):
+                problems.append(f"shrinkage lambdas must lie in [0, 1], got {list(self.shrinkage)}")
         if problems:
             raise BundleError(f"inconsistent model bundle for {self.ticker}: " + "; ".join(problems))
         self.state_dict = {k: v.detach().to("cpu").clone() for k, v in self.state_dict.items()}
@@ -191,7 +212,14 @@ class ModelBundle:
 
     def predict_log_returns(self, windows: np.ndarray, *, device: str | None = None) -> np.ndarray:
         """``windows`` ``(n, context_days, n_features)`` of RAW features (in spec column order) ->
-        ``(n, horizon_days)`` cumulative log returns of close[t+k] vs close[t]."""
+        ``(n, horizon_days)`` cumulative log returns of close[t+k] vs close[t], shrinkage applied."""
+        raw = self.predict_raw_log_returns(windows, device=device)
+        if self.shrinkage is None:
+            return raw
+        return raw * np.asarray(self.shrinkage, dtype=np.float64)[None, :]
+
+    def predict_raw_log_returns(self, windows: np.ndarray, *, device: str | None = None) -> np.ndarray:
+        """The network's forecast before shrinkage (what the lambdas are fitted on)."""
         windows = np.asarray(windows)
         expected = (self.feature_spec.context_days, self.feature_spec.n_features)
         if windows.ndim != 3 or windows.shape[1:] != expected or windows.shape[0] == 0:
@@ -205,6 +233,11 @@ class ModelBundle:
             self._network = self.build_network()
         scaled = predict(self._network, self.feature_scaler.transform(windows), device=device)
         return self.target_scaler.inverse_transform(scaled)
+
+    @property
+    def no_edge(self) -> bool:
+        """True when every step is shrunk to 0: the bundle forecasts exactly the random walk."""
+        return self.shrinkage is not None and all(v == 0.0 for v in self.shrinkage)
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -222,6 +255,9 @@ class ModelBundle:
             "data_start": self.data_start.isoformat() if self.data_start else None,
             "data_end": self.data_end.isoformat() if self.data_end else None,
             "training_config": self.training_config.model_dump() if self.training_config else None,
+            "shrinkage": list(self.shrinkage) if self.shrinkage is not None else None,
+            "no_edge": self.no_edge,
+            **{name: _iso(getattr(self, name)) for name in DATA_RANGE_FIELDS},
         }
 
     def save(self, directory: Path) -> Path:
@@ -294,6 +330,8 @@ class ModelBundle:
                 data_start=_optional_date(meta.get("data_start")),
                 data_end=_optional_date(meta.get("data_end")),
                 training_config=TrainingConfig.model_validate(training) if training else None,
+                shrinkage=meta.get("shrinkage"),
+                **{name: _optional_date(meta.get(name)) for name in DATA_RANGE_FIELDS},
             )
         except BundleError:
             raise

@@ -47,6 +47,13 @@ class TrainingConfig(BaseModel):
     num_threads: int | None = Field(
         default=None, ge=1, le=1024, description="torch CPU threads; None = default."
     )
+    shrinkage: bool = Field(
+        default=True,
+        description="Shrink each step's forecast toward the random walk by a lambda fitted on validation.",
+    )
+    shrinkage_min_t: float = Field(
+        default=1.96, ge=0.0, le=100.0, description="HAC t-statistic a lambda needs to be kept (else 0)."
+    )
 
     @model_validator(mode="after")
     def _leave_room_for_training(self) -> TrainingConfig:

@@ -1,10 +1,11 @@
 """The one training orchestration (CLI, trainer and benchmarks all call :func:`run_experiment`).
 
 Steps, each in its own module: windows -> chronological split with purging gaps -> scalers fitted on the
-train part only -> network (fresh, or transferred from a parent bundle) -> fit with early stopping on the
-validation part -> forecast the test part through the finished bundle (the exact path serving uses) ->
-metrics in price units beside the random walk. A child's scalers are fitted on the child's own train
-split: the parent contributes weights, never statistics of another ticker's prices.
+train part only (the target scaler scale-only, so 0 means the random walk) -> network (fresh, or
+transferred from a parent bundle) -> fit with early stopping on the validation part -> shrinkage lambdas
+per step fitted on the validation part -> forecast the test part through the finished bundle (the exact
+path serving uses) -> metrics in price units beside the random walks. A child's scalers are fitted on the
+child's own train split: the parent contributes weights, never statistics of another ticker's prices.
 
 Pure of MLflow and of files: logging, registering and plotting are the caller's business.
 """
@@ -24,6 +25,7 @@ from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
 from stockops.model.evaluation import EvaluationReport, SplitPredictions, evaluate
 from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
+from stockops.model.shrinkage import ShrinkageFit, fit_shrinkage
 from stockops.model.splits import Split, chronological_split
 from stockops.model.training import EpochStats, FitResult, fit, seed_everything
 from stockops.model.transfer import prepare_transfer
@@ -35,6 +37,7 @@ __all__ = [
     "PartSummary",
     "SplitPredictions",
     "SplitSummary",
+    "TestSet",
     "run_experiment",
 ]
 
@@ -70,6 +73,17 @@ class SplitSummary(BaseModel):
     total_windows: int
 
 
+@dataclass(frozen=True, eq=False)
+class TestSet:
+    """The test part's raw inputs, so another version can be scored on exactly the same days."""
+
+    x: np.ndarray  # (n, context, f) raw features
+    y: np.ndarray  # (n, horizon) true cumulative log returns
+    last_close: np.ndarray  # (n,)
+    anchor_dates: pd.DatetimeIndex  # (n,)
+    target_dates: np.ndarray  # (n, horizon) datetime64
+
+
 @dataclass(frozen=True)
 class ExperimentResult:
     bundle: ModelBundle
@@ -77,6 +91,9 @@ class ExperimentResult:
     fit: FitResult
     test_predictions: SplitPredictions
     split: SplitSummary
+    shrinkage: ShrinkageFit | None = None  # None when disabled
+    train_drift: float = 0.0  # mean daily log return of the training targets (the drift baseline)
+    test_set: TestSet | None = None
 
 
 def _check_frame(features: pd.DataFrame, feature_columns: Sequence[str], ticker: str) -> None:
@@ -185,7 +202,7 @@ def run_experiment(
     feature_scaler = StandardScaler.fit(
         features[list(columns)].to_numpy(dtype=np.float64)[: last_train_row + 1]
     )
-    target_scaler = StandardScaler.fit(windows.y[split.train.start : split.train.stop])
+    target_scaler = StandardScaler.fit(windows.y[split.train.start : split.train.stop], center=False)
 
     def part(r: range) -> tuple[np.ndarray, np.ndarray]:
         return (
@@ -222,6 +239,7 @@ def run_experiment(
         progress=progress,
     )
 
+    summary = _split_summary(split, windows, features.index, horizon)
     bundle = ModelBundle(
         ticker=ticker,
         model_config=model_cfg,
@@ -237,7 +255,16 @@ def run_experiment(
         data_start=features.index[0].date(),
         data_end=features.index[-1].date(),
         training_config=train_cfg,
+        train_end=summary.train.last_target,
+        val_end=summary.val.last_target,
+        test_end=summary.test.last_target,
     )
+    shrinkage = None
+    if train_cfg.shrinkage:
+        val = split.val
+        raw_val = bundle.predict_raw_log_returns(windows.x[val.start : val.stop], device=fit_result.device)
+        shrinkage = fit_shrinkage(raw_val, windows.y[val.start : val.stop], min_t=train_cfg.shrinkage_min_t)
+        bundle.shrinkage = shrinkage.lambdas
 
     test = split.test
     x_test, y_test = windows.x[test.start : test.stop], windows.y[test.start : test.stop]
@@ -259,5 +286,14 @@ def run_experiment(
         report=report,
         fit=fit_result,
         test_predictions=predictions,
-        split=_split_summary(split, windows, features.index, horizon),
+        split=summary,
+        shrinkage=shrinkage,
+        train_drift=float(np.mean(windows.y[split.train.start : split.train.stop, 0])),
+        test_set=TestSet(
+            x=x_test,
+            y=y_test,
+            last_close=last_close,
+            anchor_dates=anchor_dates,
+            target_dates=predictions.target_dates,
+        ),
     )

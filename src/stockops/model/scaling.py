@@ -4,6 +4,11 @@ Fitted on the train part only (the caller's duty; :mod:`stockops.model.experimen
 the model bundle, so serving applies exactly the statistics training saw. Statistics are per feature
 (last axis) over every other axis, so the same scaler works on rows ``(T, f)`` and windows ``(n, ctx, f)``.
 A constant feature gets scale 1 instead of a division by zero.
+
+Targets are scaled with ``center=False`` (mean fixed at 0, scale = root mean square): a network output of
+0 then means "no move", i.e. the random walk, instead of "the average move of the training years". With a
+centred target scaler, a model that learned nothing would still forecast the training period's drift and
+that drift would show up as (spurious) skill or loss.
 """
 
 from __future__ import annotations
@@ -22,15 +27,21 @@ class StandardScaler:
     scale: np.ndarray  # (f,) float64, > 0
 
     @classmethod
-    def fit(cls, data: np.ndarray) -> StandardScaler:
+    def fit(cls, data: np.ndarray, *, center: bool = True) -> StandardScaler:
+        """Per-feature mean and standard deviation; with ``center=False`` mean 0 and scale the root mean
+        square about 0 (scale only, so 0 stays 0)."""
         data = np.asarray(data, dtype=np.float64)
         if data.ndim < 1 or data.size == 0:
             raise ValueError(f"cannot fit a scaler on an empty array of shape {data.shape}")
         flat = data.reshape(-1, data.shape[-1])
         if not np.all(np.isfinite(flat)):
             raise ValueError("cannot fit a scaler on non-finite values")
-        mean = flat.mean(axis=0)
-        std = flat.std(axis=0)
+        if center:
+            mean = flat.mean(axis=0)
+            std = flat.std(axis=0)
+        else:
+            mean = np.zeros(flat.shape[1])
+            std = np.sqrt(np.mean(flat**2, axis=0))
         scale = np.where(std > _MIN_STD, std, 1.0)
         return cls(mean=mean, scale=scale)
 
