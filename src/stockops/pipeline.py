@@ -24,6 +24,14 @@ from stockops.registry import naming
 log = logging.getLogger(__name__)
 
 DEFAULT_START = date(2004, 1, 1)
+# Baselines and uncertainty carried into the CR status beside every skill.
+STATUS_BASELINE_KEYS = (
+    "skill_ci_low",
+    "skill_ci_high",
+    "skill_vs_drift",
+    "drift_rmse",
+    "up_rate",
+)
 
 
 class TrainRequest(BaseModel):
@@ -74,7 +82,17 @@ class TrainingSummary:
 
     def termination_message(self) -> dict[str, Any]:
         """The compact one-line JSON the operator reads (kept well under the 4 KiB kubelet limit)."""
-        keep = ("rmse", "mae", "mape", "naive_rmse", "skill", "directional_accuracy", "n_windows")
+        keep = (
+            "rmse",
+            "mae",
+            "mape",
+            "naive_rmse",
+            "skill",
+            "directional_accuracy",
+            "n_windows",
+            *STATUS_BASELINE_KEYS,
+            "no_edge",
+        )
         return {
             "ok": True,
             "ticker": self.ticker,
@@ -96,7 +114,15 @@ class TrainingSummary:
 
 def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 20) -> list[dict[str, Any]]:
     """The per-step metrics the CR status shows, rounded and capped so the message stays < 4 KiB."""
-    fields = ("step", "rmse", "naive_rmse", "skill", "directional_accuracy")
+    fields = (
+        "step",
+        "rmse",
+        "naive_rmse",
+        "skill",
+        "directional_accuracy",
+        *STATUS_BASELINE_KEYS,
+        "shrinkage",
+    )
 
     def compact(value: Any) -> Any:
         return round(value, 6) if isinstance(value, float) else value
@@ -179,6 +205,9 @@ def train_and_register(
         plot_path = out / "prediction_vs_actual.png"
         plot_predictions(result.test_predictions, plot_path, title=_plot_title(request, data.synthetic))
         metrics = result.report.model_dump(mode="json")
+        if result.bundle.shrinkage is not None:
+            for row, lam in zip(metrics["per_horizon"], result.bundle.shrinkage, strict=True):
+                row["shrinkage"] = lam
         metrics.update(
             {
                 "ticker": request.ticker,

@@ -45,3 +45,25 @@ def test_metrics_are_camel_cased_and_non_finite_values_dropped() -> None:
     assert out["naiveRmse"] == 2.5 and out["skill"] == 0.2
     assert "mape" not in out and "directionalAccuracy" not in out
     assert out["perHorizon"] == [{"horizon": 1, "rmse": 1.0, "naiveRmse": 1.2}, {"horizon": 2, "rmse": 3.0}]
+
+
+def test_status_metrics_carry_skill_intervals_both_walks_the_base_rate_and_lambda() -> None:
+    from stockops.operator.termination import metrics_to_status
+
+    status = metrics_to_status(
+        {
+            "skill": 0.01,
+            "skill_ci_low": -0.02,
+            "skill_ci_high": 0.03,
+            "skill_vs_drift": -0.001,
+            "drift_rmse": 5.0,
+            "up_rate": 0.54,
+            "no_edge": False,
+            "per_horizon": [{"step": 1, "skill": 0.0, "skill_ci_low": 0.0, "shrinkage": 0.0, "up_rate": 0.5}],
+        }
+    )
+    assert status["skillLow"] == -0.02 and status["skillHigh"] == 0.03 and status["skillVsDrift"] == -0.001
+    assert status["upRate"] == 0.54 and status["driftRmse"] == 5.0 and status["noEdge"] is False
+    assert status["perHorizon"] == [
+        {"horizon": 1, "skill": 0.0, "skillLow": 0.0, "upRate": 0.5, "shrinkage": 0.0}
+    ]

@@ -17,31 +17,48 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+NO_EDGE_LABEL = "no edge over the random walk"
+
+
+def skill_with_interval(row: dict[str, Any], key: str = "skill", digits: int = 3) -> str:
+    """``+0.012 [-0.004, +0.027]``: skill with its 95 % bootstrap interval where one is known."""
+    value = row.get(key)
+    if value is None:
+        return "-"
+    low, high = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
+    text = f"{value:+.{digits}f}"
+    if low is not None and high is not None:
+        text += f" [{low:+.{digits}f}, {high:+.{digits}f}]"
+    return text
+
+
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
-    """Overall test metrics beside the random-walk baseline, then one row per horizon step."""
+    """Overall test metrics beside both random walks, with skill intervals and the always-up base rate,
+    then one row per horizon step."""
+    if metrics.get("no_edge"):
+        title = f"{title} - {NO_EDGE_LABEL} (forecast = last close)"
     table = Table(title=title, show_lines=False)
     table.add_column("step")
-    for col in ("RMSE", "naive RMSE", "skill", "MAE", "MAPE %", "dir. acc."):
+    columns = ("RMSE", "naive RMSE", "skill [95% CI]", "drift RMSE", "skill vs drift", "MAE", "MAPE %")
+    for col in (*columns, "dir. acc.", "always up", "lambda"):
         table.add_column(col, justify="right")
-    for row in metrics.get("per_horizon", []):
-        table.add_row(
-            f"t+{row.get('step')}",
+
+    def cells(row: dict[str, Any]) -> list[str]:
+        return [
             _fmt(row.get("rmse")),
             _fmt(row.get("naive_rmse")),
-            _fmt(row.get("skill"), 3),
+            skill_with_interval(row),
+            _fmt(row.get("drift_rmse")),
+            skill_with_interval(row, "skill_vs_drift"),
             _fmt(row.get("mae")),
             _fmt(row.get("mape"), 2),
             _fmt(row.get("directional_accuracy"), 3),
-        )
-    table.add_row(
-        "[bold]all[/]",
-        _fmt(metrics.get("rmse")),
-        _fmt(metrics.get("naive_rmse")),
-        _fmt(metrics.get("skill"), 3),
-        _fmt(metrics.get("mae")),
-        _fmt(metrics.get("mape"), 2),
-        _fmt(metrics.get("directional_accuracy"), 3),
-    )
+            _fmt(row.get("up_rate"), 3),
+        ]
+
+    for row in metrics.get("per_horizon", []):
+        table.add_row(f"t+{row.get('step')}", *cells(row), _fmt(row.get("shrinkage"), 2))
+    table.add_row("[bold]all[/]", *cells(metrics), "")
     return table
 
 
@@ -54,8 +71,10 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
         "production",
         "test RMSE",
         "naive RMSE",
-        "skill",
+        "skill [95% CI]",
+        "skill vs drift",
         "dir. acc.",
+        "always up",
         "epochs",
         "data",
     ):
@@ -69,8 +88,10 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
             _fmt(r.get("production_version")),
             _fmt(m.get("rmse")),
             _fmt(m.get("naive_rmse")),
-            _fmt(m.get("skill"), 3),
+            skill_with_interval(m) + (f" ({NO_EDGE_LABEL})" if m.get("no_edge") else ""),
+            skill_with_interval(m, "skill_vs_drift"),
             _fmt(m.get("directional_accuracy"), 3),
+            _fmt(m.get("up_rate"), 3),
             f"{r['best_epoch']}/{r['epochs_run']}",
             "synthetic" if r["synthetic"] else r["data_source"],
         )

@@ -78,6 +78,25 @@ class HorizonMetrics(CrdModel):
     directional_accuracy: float | None = Field(
         default=None, description="Share of test days whose up/down direction was right (0 to 1)."
     )
+    skill_low: float | None = Field(
+        default=None, description="Lower end of the 95 % bootstrap interval of skill."
+    )
+    skill_high: float | None = Field(
+        default=None, description="Upper end of the 95 % bootstrap interval of skill."
+    )
+    skill_vs_drift: float | None = Field(
+        default=None, description="1 - rmse / driftRmse: skill against the random walk with training drift."
+    )
+    drift_rmse: float | None = Field(
+        default=None, description="RMSE of the random walk with the training period's drift."
+    )
+    up_rate: float | None = Field(
+        default=None, description="Directional accuracy of always forecasting 'up' (the base rate)."
+    )
+    shrinkage: float | None = Field(
+        default=None,
+        description="Lambda in [0, 1] the forecast is multiplied by (fitted on validation; 0 = random walk).",
+    )
 
 
 class MetricsStatus(CrdModel):
@@ -92,6 +111,25 @@ class MetricsStatus(CrdModel):
     )
     directional_accuracy: float | None = Field(
         default=None, description="Share of test forecasts with the right up/down direction (0 to 1)."
+    )
+    skill_low: float | None = Field(
+        default=None, description="Lower end of the 95 % block-bootstrap interval of skill."
+    )
+    skill_high: float | None = Field(
+        default=None, description="Upper end of the 95 % block-bootstrap interval of skill."
+    )
+    skill_vs_drift: float | None = Field(
+        default=None, description="1 - rmse / driftRmse: skill against the random walk with training drift."
+    )
+    drift_rmse: float | None = Field(
+        default=None, description="RMSE of the random walk with the training period's drift."
+    )
+    up_rate: float | None = Field(
+        default=None, description="Directional accuracy of always forecasting 'up' (the base rate)."
+    )
+    no_edge: bool | None = Field(
+        default=None,
+        description="True when validation gave no evidence of an edge: the model forecasts the random walk.",
     )
     per_horizon: list[HorizonMetrics] | None = Field(
         default=None, max_length=60, description="The same metrics per forecast step."

@@ -10,7 +10,15 @@ and compare directly with the naive forecast (last close carried forward):
 * ``directional_accuracy``: share of (window, step) pairs where the predicted move from the last close
   has the sign of the actual move. Pairs whose actual move is exactly zero have no direction to get right
   and are left out (``directional_count`` says how many pairs were scored); a predicted zero move on a
-  real move counts as wrong.
+  real move counts as wrong;
+* a second baseline, the random walk **with drift**: ``close * exp(k * mu)`` with ``mu`` the mean daily
+  log return of the TRAINING targets (``train_drift``), and ``skill_vs_drift`` against it. A model that
+  only learned the training period's drift beats the zero-drift walk in a rising market but not this one;
+* ``up_rate``: the always-up forecast's directional accuracy on the same pairs (the base rate that
+  ``directional_accuracy`` has to beat; stocks rise on slightly more than half of all days);
+* ``skill_ci_low``/``skill_ci_high`` (and the same for ``skill_vs_drift``): a 95 % moving-block bootstrap
+  interval (blocks of at least the horizon, fixed seed; :mod:`stockops.model.bootstrap`). A skill whose
+  interval straddles 0 is not evidence of an edge.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from stockops.model.baselines import random_walk_prices
+from stockops.model.bootstrap import DEFAULT_LEVEL, DEFAULT_REPS, DEFAULT_SEED, block_length, skill_interval
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,13 @@ class HorizonMetrics(BaseModel):
     naive_mae: float
     skill: float | None
     directional_accuracy: float | None
+    drift_rmse: float | None = None
+    skill_vs_drift: float | None = None
+    skill_ci_low: float | None = None
+    skill_ci_high: float | None = None
+    skill_vs_drift_ci_low: float | None = None
+    skill_vs_drift_ci_high: float | None = None
+    up_rate: float | None = Field(default=None, description="Always-up directional accuracy.")
 
 
 class EvaluationReport(BaseModel):
@@ -80,6 +96,17 @@ class EvaluationReport(BaseModel):
     skill: float | None = Field(description="1 - rmse / naive_rmse; > 0 beats the random walk.")
     directional_accuracy: float | None
     directional_count: int = Field(description="(window, step) pairs with a non-zero actual move.")
+    drift_rmse: float | None = Field(default=None, description="RMSE of the random walk with train drift.")
+    skill_vs_drift: float | None = Field(default=None, description="1 - rmse / drift_rmse.")
+    skill_ci_low: float | None = Field(default=None, description="95 % block-bootstrap interval of skill.")
+    skill_ci_high: float | None = None
+    skill_vs_drift_ci_low: float | None = None
+    skill_vs_drift_ci_high: float | None = None
+    up_rate: float | None = Field(default=None, description="Always-up directional accuracy (base rate).")
+    train_drift: float = Field(default=0.0, description="Mean daily log return of the training targets.")
+    bootstrap_block: int | None = Field(default=None, description="Block length (windows).")
+    bootstrap_reps: int | None = None
+    bootstrap_seed: int | None = None
     n_windows: int
     horizon_days: int
     test_start: date = Field(description="First forecast origin (anchor day) in the test split.")
@@ -98,11 +125,31 @@ class EvaluationReport(BaseModel):
             "skill": self.skill,
             "directional_accuracy": self.directional_accuracy,
             "n_windows": float(self.n_windows),
+            **{name: getattr(self, name) for name in BASELINE_FIELDS},
         }
         for h in self.per_horizon:
-            for name in ("rmse", "mae", "mape", "naive_rmse", "skill", "directional_accuracy"):
+            for name in (
+                "rmse",
+                "mae",
+                "mape",
+                "naive_rmse",
+                "skill",
+                "directional_accuracy",
+                *BASELINE_FIELDS,
+            ):
                 flat[f"{name}_h{h.step}"] = getattr(h, name)
         return {k: float(v) for k, v in flat.items() if v is not None}
+
+
+BASELINE_FIELDS = (
+    "drift_rmse",
+    "skill_vs_drift",
+    "skill_ci_low",
+    "skill_ci_high",
+    "skill_vs_drift_ci_low",
+    "skill_vs_drift_ci_high",
+    "up_rate",
+)
 
 
 def _rmse(err: np.ndarray) -> float:
@@ -148,13 +195,42 @@ def _check_inputs(
     return pd.DatetimeIndex(dates)
 
 
+def _intervals(
+    sq: np.ndarray, naive_sq: np.ndarray, drift_sq: np.ndarray, block: int, reps: int, seed: int
+) -> dict[str, float | None]:
+    """Bootstrap intervals of skill vs both walks from per-window squared errors ``(n,)``."""
+
+    def clean(v: float) -> float | None:
+        return v if np.isfinite(v) else None
+
+    lo, hi = skill_interval(sq, naive_sq, block=block, reps=reps, seed=seed, level=DEFAULT_LEVEL)
+    dlo, dhi = skill_interval(sq, drift_sq, block=block, reps=reps, seed=seed, level=DEFAULT_LEVEL)
+    return {
+        "skill_ci_low": clean(lo),
+        "skill_ci_high": clean(hi),
+        "skill_vs_drift_ci_low": clean(dlo),
+        "skill_vs_drift_ci_high": clean(dhi),
+    }
+
+
+def _up_rate(true: np.ndarray, counted: np.ndarray) -> float | None:
+    total = int(counted.sum())
+    return None if total == 0 else float(((true > 0) & counted).sum()) / total
+
+
 def evaluate(
     pred_log_ret: np.ndarray,
     true_log_ret: np.ndarray,
     last_close: np.ndarray,
     dates: Sequence[Any] | pd.DatetimeIndex,
+    *,
+    train_drift: float = 0.0,
+    bootstrap_reps: int = DEFAULT_REPS,
+    seed: int = DEFAULT_SEED,
 ) -> EvaluationReport:
-    """Compare predictions with truth (and the random walk) in price units; ``dates`` are the anchors."""
+    """Compare predictions with truth (and both random walks) in price units; ``dates`` are the anchors.
+
+    ``train_drift`` is the mean daily log return of the training part (the drift walk's slope)."""
     pred = np.asarray(pred_log_ret, dtype=np.float64)
     true = np.asarray(true_log_ret, dtype=np.float64)
     last_close = np.asarray(last_close, dtype=np.float64)
@@ -165,15 +241,18 @@ def evaluate(
     pred_price = base * np.exp(pred)
     true_price = base * np.exp(true)
     naive_price = random_walk_prices(last_close, horizon)
+    drift_price = base * np.exp(train_drift * np.arange(1, horizon + 1))[None, :]
     err = pred_price - true_price
     naive_err = naive_price - true_price
+    drift_err = drift_price - true_price
+    block = block_length(n, horizon)
     pct = 100.0 * np.abs(err) / true_price
     naive_pct = 100.0 * np.abs(naive_err) / true_price
     hit, counted = directional_hits(pred, true)
 
     per_horizon = []
     for k in range(horizon):
-        rmse_k, naive_k = _rmse(err[:, k]), _rmse(naive_err[:, k])
+        rmse_k, naive_k, drift_k = _rmse(err[:, k]), _rmse(naive_err[:, k]), _rmse(drift_err[:, k])
         per_horizon.append(
             HorizonMetrics(
                 step=k + 1,
@@ -184,9 +263,15 @@ def evaluate(
                 naive_mae=float(np.mean(np.abs(naive_err[:, k]))),
                 skill=_skill(rmse_k, naive_k),
                 directional_accuracy=_directional(hit[:, k], counted[:, k]),
+                drift_rmse=drift_k,
+                skill_vs_drift=_skill(rmse_k, drift_k),
+                up_rate=_up_rate(true[:, k], counted[:, k]),
+                **_intervals(
+                    err[:, k] ** 2, naive_err[:, k] ** 2, drift_err[:, k] ** 2, block, bootstrap_reps, seed
+                ),
             )
         )
-    rmse, naive_rmse = _rmse(err), _rmse(naive_err)
+    rmse, naive_rmse, drift_rmse = _rmse(err), _rmse(naive_err), _rmse(drift_err)
     return EvaluationReport(
         rmse=rmse,
         mae=float(np.mean(np.abs(err))),
@@ -197,6 +282,21 @@ def evaluate(
         skill=_skill(rmse, naive_rmse),
         directional_accuracy=_directional(hit, counted),
         directional_count=int(counted.sum()),
+        drift_rmse=drift_rmse,
+        skill_vs_drift=_skill(rmse, drift_rmse),
+        up_rate=_up_rate(true, counted),
+        train_drift=float(train_drift),
+        bootstrap_block=block,
+        bootstrap_reps=bootstrap_reps,
+        bootstrap_seed=seed,
+        **_intervals(
+            (err**2).sum(axis=1),
+            (naive_err**2).sum(axis=1),
+            (drift_err**2).sum(axis=1),
+            block,
+            bootstrap_reps,
+            seed,
+        ),
         n_windows=n,
         horizon_days=horizon,
         test_start=index[0].date(),

@@ -272,7 +272,8 @@ def run_experiment(
     anchors = windows.anchor[test.start : test.stop]
     pred = bundle.predict_log_returns(x_test, device=fit_result.device)
     anchor_dates = features.index[anchors]
-    report = evaluate(pred, y_test, last_close, anchor_dates)
+    train_drift = float(np.mean(windows.y[split.train.start : split.train.stop, 0]))
+    report = evaluate(pred, y_test, last_close, anchor_dates, train_drift=train_drift, seed=train_cfg.seed)
     target_rows = anchors[:, None] + np.arange(1, horizon + 1)[None, :]
     predictions = SplitPredictions(
         anchor_dates=anchor_dates,
@@ -288,7 +289,7 @@ def run_experiment(
         test_predictions=predictions,
         split=summary,
         shrinkage=shrinkage,
-        train_drift=float(np.mean(windows.y[split.train.start : split.train.stop, 0])),
+        train_drift=train_drift,
         test_set=TestSet(
             x=x_test,
             y=y_test,

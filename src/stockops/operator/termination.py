@@ -80,7 +80,13 @@ _METRIC_KEYS = {
     "naive_rmse": "naiveRmse",
     "skill": "skill",
     "directional_accuracy": "directionalAccuracy",
+    "skill_ci_low": "skillLow",
+    "skill_ci_high": "skillHigh",
+    "skill_vs_drift": "skillVsDrift",
+    "drift_rmse": "driftRmse",
+    "up_rate": "upRate",
 }
+_HORIZON_ONLY_KEYS = {"shrinkage": "shrinkage"}
 
 
 def metrics_to_status(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -96,11 +102,13 @@ def metrics_to_status(metrics: dict[str, Any]) -> dict[str, Any]:
             continue
         horizon = item.get("horizon", item.get("step", index + 1))
         entry: dict[str, Any] = {"horizon": int(horizon) if isinstance(horizon, int | float) else index + 1}
-        for key, wire in _METRIC_KEYS.items():
+        for key, wire in {**_METRIC_KEYS, **_HORIZON_ONLY_KEYS}.items():
             value = _finite(item.get(key))
             if value is not None:
                 entry[wire] = round(value, 6)
         per_horizon.append(entry)
     if per_horizon:
         out["perHorizon"] = per_horizon[:60]
+    if isinstance(metrics.get("no_edge"), bool):
+        out["noEdge"] = metrics["no_edge"]
     return out
