@@ -30,8 +30,12 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, description="Redis for the prediction cache / online store.")
     promotion_min_skill: float = Field(
-        default=-0.02,
-        description="A new version becomes `production` only if its test skill is at least this.",
+        default=0.0,
+        description=(
+            "A new version becomes `production` only if its test skill against the random walk is at "
+            "least this (default 0: not worse than the random walk) and it is not significantly worse "
+            "than the current production version on the same test days."
+        ),
     )
 
     @property

@@ -20,6 +20,7 @@ from stockops.data.features import FEATURE_SET_VERSION, MODEL_FEATURES
 from stockops.feature_access import training_data
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
 from stockops.registry import naming
+from stockops.registry.promotion import DEFAULT_MIN_SKILL
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class TrainRequest(BaseModel):
     parent_ticker: str | None = None
     parent_version: str | None = Field(default=None, description="None: the parent's production alias.")
     transfer: TransferConfig | None = None
-    min_skill: float = -0.02
+    min_skill: float = DEFAULT_MIN_SKILL
     job_name: str | None = None
 
 
@@ -112,8 +113,9 @@ class TrainingSummary:
         }
 
 
-def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 20) -> list[dict[str, Any]]:
-    """The per-step metrics the CR status shows, rounded and capped so the message stays < 4 KiB."""
+def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
+    """The per-step metrics the CR status shows, rounded, unknown ones left out and capped at ``limit``
+    steps so the message stays < 4 KiB with intervals and baselines beside every skill."""
     fields = (
         "step",
         "rmse",
@@ -127,7 +129,7 @@ def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 20) -> list[di
     def compact(value: Any) -> Any:
         return round(value, 6) if isinstance(value, float) else value
 
-    return [{f: compact(r.get(f)) for f in fields} for r in rows[:limit]]
+    return [{f: compact(r[f]) for f in fields if r.get(f) is not None} for r in rows[:limit]]
 
 
 def train_and_register(
@@ -233,6 +235,7 @@ def train_and_register(
             plot_path=plot_path,
             example_window=_example_window(features, model_cfg.context_days),
             min_skill=request.min_skill,
+            comparison=_compare_with_production(client, request.ticker, result),
         )
     metrics["model_version"] = published.version
     (out / "metrics.json").write_text(_json(metrics))
@@ -256,6 +259,37 @@ def train_and_register(
         parent=parent_label,
         plot_path=str(plot_path),
         split=metrics["split"],
+    )
+
+
+def _compare_with_production(client: Any, ticker: str, result: Any) -> Any:
+    """The new version vs the current production one on the new test days it never saw (None when there
+    is no production version or it cannot read these inputs)."""
+    from stockops.model.bundle import BundleError
+    from stockops.model.comparison import compare_versions
+    from stockops.registry.loading import ModelNotFoundError, load_bundle
+
+    test = result.test_set
+    if test is None:
+        return None
+    name = naming.registered_model_name(ticker)
+    try:
+        production, version = load_bundle(name, None, client=client)
+    except (ModelNotFoundError, BundleError) as exc:
+        log.info("no comparable production version of %s: %s", name, exc)
+        return None
+    if production.feature_spec != result.bundle.feature_spec:
+        log.warning("production version %s of %s has other inputs; not compared", version, name)
+        return None
+    seen = production.refit_end or production.val_end or production.data_end
+    return compare_versions(
+        production_version=version,
+        new_log_ret=result.bundle.predict_log_returns(test.x),
+        production_log_ret=production.predict_log_returns(test.x),
+        true_log_ret=test.y,
+        last_close=test.last_close,
+        anchor_dates=test.anchor_dates,
+        production_seen_until=seen,
     )
 
 

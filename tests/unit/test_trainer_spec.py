@@ -92,12 +92,13 @@ def test_termination_message_stays_under_the_kubelet_limit() -> None:
 
     per_horizon = [
         {"step": i, "rmse": 1.0 / 3, "mae": 0.1, "mape": 0.2, "naive_rmse": 0.5, "naive_mae": 0.4,
-         "skill": 0.01, "directional_accuracy": 0.5}
+         "skill": 0.01, "directional_accuracy": 0.5, "skill_ci_low": -0.0123456, "skill_ci_high": 0.0234567,
+         "skill_vs_drift": -0.0012345, "drift_rmse": 0.5012345, "up_rate": 0.5345678, "shrinkage": 0.25}
         for i in range(1, 251)
     ]  # fmt: skip
     summary = TrainingSummary(
         ticker="AAPL", kind="child", model_name="stockops-aapl", model_version="3", run_id="r" * 32,
-        promoted=True, promotion_reason="x" * 120, production_version="3", synthetic=False,
+        promoted=True, promotion_reason="x" * 400, production_version="3", synthetic=False,
         data_source="csv:/data/AAPL.csv", data_as_of="2026-08-07", data_note=None,
         metrics={"rmse": 1.0, "skill": 0.01, "per_horizon": per_horizon}, best_epoch=3, epochs_run=8,
         train_seconds=1.0,
@@ -105,5 +106,9 @@ def test_termination_message_stays_under_the_kubelet_limit() -> None:
     message = json.dumps(summary.termination_message())
     assert len(message.encode()) < 4096
     rows = summary.termination_message()["metrics"]["per_horizon"]
-    expected = {"step": 1, "rmse": 0.333333, "naive_rmse": 0.5, "skill": 0.01, "directional_accuracy": 0.5}
-    assert rows[0] == expected and len(rows) == 20
+    expected = {
+        "step": 1, "rmse": 0.333333, "naive_rmse": 0.5, "skill": 0.01, "directional_accuracy": 0.5,
+        "skill_ci_low": -0.012346, "skill_ci_high": 0.023457, "skill_vs_drift": -0.001234,
+        "drift_rmse": 0.501235, "up_rate": 0.534568, "shrinkage": 0.25,
+    }  # fmt: skip
+    assert rows[0] == expected and len(rows) == 10

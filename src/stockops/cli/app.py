@@ -46,7 +46,10 @@ EpochsOpt = Annotated[
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (weights, shuffling).")]
 MinSkillOpt = Annotated[
-    float | None, typer.Option("--min-skill", help="Promotion gate on test skill (default -0.02).")
+    float | None,
+    typer.Option(
+        "--min-skill", help="Promotion gate on test skill (default 0: not worse than the random walk)."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -244,6 +247,7 @@ def predict(
         "data_note": latest.note,
         "forecast": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.points],
         "naive": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.naive],
+        "no_edge": bundle.no_edge,
     }
     if as_json:
         typer.echo(json.dumps(payload, indent=2))
@@ -252,6 +256,8 @@ def predict(
         console.print(SYNTHETIC_BANNER)
     if latest.note:
         console.print(f"[yellow]note:[/] {latest.note}")
+    if bundle.no_edge:
+        console.print("[yellow]note:[/] no edge over the random walk: the forecast is the last close")
     console.print(forecast_table(payload))
 
 

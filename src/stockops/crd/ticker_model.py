@@ -88,7 +88,9 @@ class PromotionSpec(CrdModel):
         le=1.0,
         description=(
             "Minimum test skill (1 - RMSE/naive RMSE) for promotion. Below it the version is registered "
-            "but not served. Unset: the trainer's default gate."
+            "but not served. Unset: the trainer's default, 0 (not worse than the random walk; a model "
+            "with no edge forecasts the random walk and passes). A version that is significantly worse "
+            "than the current production one on the same test days is never promoted."
         ),
     )
 

@@ -98,6 +98,7 @@ class Forecaster:
             model_version=self.model_version,
             synthetic=bool(self.bundle.synthetic or resolved.synthetic),
             data_source=resolved.source,
+            no_edge=self.bundle.no_edge,
         )
         return build_answer(
             context,

@@ -7,7 +7,10 @@ One answer per instance::
      "forecast": [{"date": "2024-06-03", "close": 192.1}, ...],   # model, next business days
      "naive":    [{"date": "2024-06-03", "close": 191.3}, ...],   # random walk: last close carried
      "risk": "medium", "realized_volatility": 0.24,             # see stockops.predictor.risk
-     "synthetic": false, "data_source": "csv:...", "cached": false}
+     "synthetic": false, "data_source": "csv:...", "no_edge": false, "cached": false}
+
+``no_edge`` is true when validation gave no evidence of an edge and the model forecasts exactly the random
+walk (every shrinkage lambda is 0); the answer then also carries ``"note": "no edge over the random walk"``.
 
 ``synthetic`` is true when the model was trained on synthetic prices or the window came from the synthetic
 source, so a demo answer can never pass for a real one. ``data_source`` is where the window came from
@@ -35,6 +38,10 @@ class AnswerContext:
     model_version: str
     synthetic: bool
     data_source: str
+    no_edge: bool = False
+
+
+NO_EDGE_NOTE = "no edge over the random walk"
 
 
 def build_answer(
@@ -48,7 +55,7 @@ def build_answer(
     realized_volatility: float | None,
 ) -> dict[str, Any]:
     """The JSON-ready answer for one instance (without ``cached``)."""
-    return {
+    answer: dict[str, Any] = {
         "ticker": context.ticker,
         "model_name": context.model_name,
         "model_version": context.model_version,
@@ -63,7 +70,11 @@ def build_answer(
         "realized_volatility": None if realized_volatility is None else round(realized_volatility, 6),
         "synthetic": context.synthetic,
         "data_source": context.data_source,
+        "no_edge": context.no_edge,
     }
+    if context.no_edge:
+        answer["note"] = NO_EDGE_NOTE
+    return answer
 
 
 def v1_response(answers: Sequence[dict[str, Any]], cached: Sequence[bool]) -> dict[str, Any]:
@@ -124,5 +135,8 @@ def v2_output_tensors(answers: Sequence[dict[str, Any]], cached: Sequence[bool])
         ),
         OutputTensor("synthetic", "BOOL", np.array([bool(a["synthetic"]) for a in answers], dtype=bool)),
         OutputTensor("data_source", "BYTES", column("data_source")),
+        OutputTensor(
+            "no_edge", "BOOL", np.array([bool(a.get("no_edge", False)) for a in answers], dtype=bool)
+        ),
         OutputTensor("cached", "BOOL", np.array(list(cached), dtype=bool)),
     ]

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from stockops import __version__
 from stockops.model.bundle import ModelBundle
 from stockops.registry.naming import PRODUCTION_ALIAS, registered_model_name
-from stockops.registry.promotion import PromotionDecision, decide_promotion
+from stockops.registry.promotion import PromotionDecision, VersionComparison, decide_promotion
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 
@@ -58,6 +58,7 @@ def publish(
     plot_path: Path | None,
     example_window: np.ndarray,
     min_skill: float,
+    comparison: VersionComparison | None = None,
 ) -> PublishedVersion:
     """Log artifacts and the pyfunc model, register a version, apply the gate, attach metrics JSON.
 
@@ -83,12 +84,22 @@ def publish(
     version = str(info.registered_model_version)
     skill = float(metrics.get("skill", float("nan")))
     current = _production_version(client, name)
+    # the comparison was made against the production version at training time; if another version took
+    # the alias since, it does not apply to this one
+    applies = comparison is not None and comparison.production_version == current
     decision: PromotionDecision = decide_promotion(
-        new_version=version, new_skill=skill, min_skill=min_skill, current_version=current
+        new_version=version,
+        new_skill=skill,
+        min_skill=min_skill,
+        current_version=current,
+        skill_interval=(metrics.get("skill_ci_low"), metrics.get("skill_ci_high")),
+        comparison=comparison if applies else None,
+        no_edge=bundle.no_edge,
     )
     client.set_model_version_tag(name, version, "skill", f"{skill:.6f}")
     client.set_model_version_tag(name, version, "synthetic", str(bool(bundle.synthetic)).lower())
     client.set_model_version_tag(name, version, "promotion", decision.reason)
+    client.set_model_version_tag(name, version, "no_edge", str(bundle.no_edge).lower())
     if decision.promote:
         client.set_registered_model_alias(name, PRODUCTION_ALIAS, version)
     production = version if decision.promote else current
@@ -100,6 +111,7 @@ def publish(
         "promoted": decision.promote,
         "promotion_reason": decision.reason,
         "production_version": production,
+        "comparison_with_production": comparison.describe() if applies and comparison else None,
     }
     client.log_text(run_id, json.dumps(full_metrics, indent=2, sort_keys=True), "metrics.json")
     flat = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}

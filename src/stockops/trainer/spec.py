@@ -42,7 +42,7 @@ def request_from_spec(
     *,
     default_source: str,
     job_name: str | None = None,
-    default_min_skill: float = -0.02,
+    default_min_skill: float = 0.0,
 ) -> TrainRequest:
     """Map a CR spec to a TrainRequest; unknown keys are ignored (the CRD schema already rejected
     invalid ones), missing ones take the ML core's defaults."""
