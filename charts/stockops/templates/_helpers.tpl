@@ -205,3 +205,12 @@ imagePullSecrets:
   name: {{ include "stockops.serviceAccountName" . }}
   namespace: {{ .Release.Namespace }}
 {{- end }}
+
+{{/* MLflow's ServiceAccount: its own when mlflow.serviceAccount.create, else the name given (or none). */}}
+{{- define "stockops.mlflowServiceAccount" -}}
+{{- if .Values.mlflow.serviceAccount.create -}}
+{{- .Values.mlflow.serviceAccount.name | default (include "stockops.mlflowName" .) -}}
+{{- else -}}
+{{- .Values.mlflow.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
