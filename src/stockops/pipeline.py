@@ -160,11 +160,17 @@ def train_and_register(
         parent_bundle, parent_version = load_bundle(parent_name, request.parent_version, client=client)
         parent_label = f"{parent_name}/{parent_version}"
     model_cfg = request.model or (parent_bundle.model_config if parent_bundle else ModelConfig())
+    synthetic, data_note = inherited_provenance(
+        data.synthetic,
+        data.note,
+        parent_synthetic=bool(parent_bundle is not None and parent_bundle.synthetic),
+        parent=parent_label,
+    )
 
     tags = {
         naming.TAG_TICKER: request.ticker,
         naming.TAG_KIND: request.kind,
-        naming.TAG_SYNTHETIC: str(data.synthetic).lower(),
+        naming.TAG_SYNTHETIC: str(synthetic).lower(),
         naming.TAG_DATA_SOURCE: data.data_source,
     }
     if request.job_name:
@@ -196,7 +202,7 @@ def train_and_register(
             train_cfg=request.training,
             parent=parent_bundle,
             transfer=request.transfer if parent_bundle is not None else None,
-            synthetic=data.synthetic,
+            synthetic=synthetic,
             feature_version=FEATURE_SET_VERSION,
             parent_version=parent_label.split("/")[1] if parent_label else None,
             on_epoch=epoch_logger(client, run_id),
@@ -205,7 +211,7 @@ def train_and_register(
         out = output_dir or settings.outputs_dir / naming.registered_model_name(request.ticker)
         out.mkdir(parents=True, exist_ok=True)
         plot_path = out / "prediction_vs_actual.png"
-        plot_predictions(result.test_predictions, plot_path, title=_plot_title(request, data.synthetic))
+        plot_predictions(result.test_predictions, plot_path, title=_plot_title(request, synthetic))
         metrics = result.report.model_dump(mode="json")
         if result.bundle.shrinkage is not None:
             for row, lam in zip(metrics["per_horizon"], result.bundle.shrinkage, strict=True):
@@ -213,10 +219,10 @@ def train_and_register(
         metrics.update(
             {
                 "ticker": request.ticker,
-                "synthetic": data.synthetic,
+                "synthetic": synthetic,
                 "data_source": data.data_source,
                 "data_as_of": data.as_of.isoformat(),
-                "data_note": data.note,
+                "data_note": data_note,
                 "split": result.split.model_dump(mode="json"),
                 "best_epoch": result.fit.best_epoch,
                 "epochs_run": result.fit.epochs_run,
@@ -248,10 +254,10 @@ def train_and_register(
         promoted=published.promoted,
         promotion_reason=published.promotion_reason,
         production_version=published.production_version,
-        synthetic=data.synthetic,
+        synthetic=synthetic,
         data_source=data.data_source,
         data_as_of=data.as_of.isoformat(),
-        data_note=data.note,
+        data_note=data_note,
         metrics=metrics,
         best_epoch=result.fit.best_epoch,
         epochs_run=result.fit.epochs_run,
@@ -260,6 +266,17 @@ def train_and_register(
         plot_path=str(plot_path),
         split=metrics["split"],
     )
+
+
+def inherited_provenance(
+    data_synthetic: bool, data_note: str | None, *, parent_synthetic: bool, parent: str | None
+) -> tuple[bool, str | None]:
+    """``(synthetic, note)`` of a model: a child transferred from a parent that learned synthetic prices
+    carries what that parent learned, so it is marked synthetic too, whatever its own data."""
+    if not parent_synthetic:
+        return data_synthetic, data_note
+    why = f"parent {parent or '?'} was trained on synthetic data"
+    return True, "; ".join(filter(None, [data_note, why]))
 
 
 def _compare_with_production(client: Any, ticker: str, result: Any) -> Any:

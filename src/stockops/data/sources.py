@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from stockops.data.calendar import drop_unfinished_session
 from stockops.data.errors import DataError, DataUnavailableError, DataValidationError
 from stockops.data.history import PriceHistory
 from stockops.data.synthetic import SyntheticSource
@@ -188,7 +189,8 @@ class YFinanceSource:
                 time.sleep(delay)
             raw, reason = self._download(symbol, start, end)
             if raw is not None and not raw.empty:
-                frame = validate_ohlcv(raw, ticker=symbol, source=self.name)
+                # during market hours Yahoo returns today's bar as it forms: never use a partial close
+                frame = drop_unfinished_session(validate_ohlcv(raw, ticker=symbol, source=self.name))
                 return PriceHistory(
                     ticker=symbol,
                     frame=_between(frame, start, end, ticker=symbol, source=self.name),

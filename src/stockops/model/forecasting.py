@@ -2,9 +2,9 @@
 
 Used by the predictor and the CLI. Inputs are validated before the network runs and every failure is a
 :class:`ForecastInputError` (a ``ValueError``) whose message starts with the offending field, so a server
-can turn it into a 4xx that tells the caller what to fix. Forecast dates are the next ``days`` business
-days after ``as_of`` (pandas ``BDay``: weekends skipped; exchange holidays are not known here, so a date
-may fall on one: the k-th point is always "k trading days ahead").
+can turn it into a 4xx that tells the caller what to fix. Forecast dates are the next ``days`` NYSE
+trading sessions after ``as_of`` (weekends and exchange holidays skipped, :mod:`stockops.data.calendar`):
+the k-th point is dated on the session k trading days ahead.
 """
 
 from __future__ import annotations
@@ -67,6 +67,13 @@ def business_days_after(as_of: dt.date, days: int) -> list[dt.date]:
     return [(start + BDay(k)).date() for k in range(1, days + 1)]
 
 
+def trading_days_after(as_of: dt.date, days: int) -> list[dt.date]:
+    """The next ``days`` NYSE sessions strictly after ``as_of`` (the forecast dates)."""
+    from stockops.data.calendar import trading_sessions_after
+
+    return trading_sessions_after(as_of, days)
+
+
 def validate_forecast_inputs(
     bundle: ModelBundle, window: Any, last_close: Any, as_of: Any, days: Any
 ) -> tuple[np.ndarray, float, dt.date, int]:
@@ -104,11 +111,11 @@ def validate_forecast_inputs(
 def forecast_prices(
     bundle: ModelBundle, window: np.ndarray, last_close: float, as_of: dt.date, days: int
 ) -> Forecast:
-    """Forecast closes for the next ``days`` business days after ``as_of`` from one raw feature window
+    """Forecast closes for the next ``days`` trading sessions after ``as_of`` from one raw feature window
     ``(context_days, n_features)`` whose last row is ``as_of``, whose close was ``last_close``."""
     array, close, as_of_date, n_days = validate_forecast_inputs(bundle, window, last_close, as_of, days)
     log_returns = bundle.predict_log_returns(array[None, :, :])[0, :n_days]
-    dates = business_days_after(as_of_date, n_days)
+    dates = trading_days_after(as_of_date, n_days)
     prices = close * np.exp(log_returns)
     return Forecast(
         ticker=bundle.ticker,
