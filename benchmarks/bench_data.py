@@ -171,6 +171,13 @@ def result_summary(result: ExperimentResult) -> dict[str, Any]:
         "naive_rmse": report.naive_rmse,
         "skill": report.skill,
         "directional_accuracy": report.directional_accuracy,
+        "skill_ci": [report.skill_ci_low, report.skill_ci_high],
+        "drift_rmse": report.drift_rmse,
+        "skill_vs_drift": report.skill_vs_drift,
+        "skill_vs_drift_ci": [report.skill_vs_drift_ci_low, report.skill_vs_drift_ci_high],
+        "up_rate": report.up_rate,
+        "shrinkage": list(result.bundle.shrinkage) if result.bundle.shrinkage is not None else None,
+        "no_edge": result.bundle.no_edge,
         "device": fit.device,
     }
 

@@ -9,13 +9,17 @@ Each ``<TICKER>.csv`` (``GSPC.csv`` is ^GSPC) is trained with the default config
 ^GSPC parent is trained first and every other ticker is a child of it (default transfer settings).
 
 Prints per ticker: test period, test RMSE and the random walk's RMSE (last close carried forward) in
-price units, skill = 1 - RMSE/naive RMSE (> 0 beats the random walk), and directional accuracy (share
-of (window, step) pairs whose predicted move from the last close had the sign of the real one).
+price units, skill = 1 - RMSE/naive RMSE (> 0 beats the random walk) with its 95 % block-bootstrap
+interval, skill against the random walk with the training drift (with interval), directional accuracy
+(share of (window, step) pairs whose predicted move from the last close had the sign of the real one)
+beside the always-up base rate, and the shrinkage lambdas fitted on validation (0 = random walk).
+Interval coverage and the walk-forward summary are not printed yet (no interval head, no backtest).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from datetime import date
 from typing import Any
 
@@ -23,6 +27,14 @@ import bench_data as bd
 
 from stockops.model.bundle import ModelBundle
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
+
+
+def _with_ci(value: float | None, ci: list[float | None]) -> str:
+    if value is None:
+        return "-"
+    if ci[0] is None or ci[1] is None:
+        return f"{value:+.4f}"
+    return f"{value:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{s['best_epoch']}/{s['epochs_run']}",
                 bd.fmt(s["rmse"], 2),
                 bd.fmt(s["naive_rmse"], 2),
-                bd.fmt(s["skill"]),
+                _with_ci(s["skill"], s["skill_ci"]),
+                _with_ci(s["skill_vs_drift"], s["skill_vs_drift_ci"]),
                 bd.fmt(s["directional_accuracy"], 3),
+                bd.fmt(s["up_rate"], 3),
+                "/".join(f"{v:.2f}" for v in s["shrinkage"] or []),
                 f"{s['fit_seconds']:.0f}",
             ]
         )
@@ -117,15 +132,26 @@ def main(argv: list[str] | None = None) -> int:
         "best/run",
         "test RMSE",
         "naive RMSE",
-        "skill",
+        "skill [95% CI]",
+        "skill vs drift [95% CI]",
         "dir acc",
+        "always up",
+        "lambda",
         "fit s",
     ]
     print()
     print(bd.format_table(headers, rows))
     beats = sum(1 for r in results if r["skill"] is not None and r["skill"] > 0)
+    negative = sum(1 for r in results if r["skill"] is not None and r["skill"] < 0)
+    significant = sum(1 for r in results if r["skill_ci"][0] is not None and r["skill_ci"][0] > 0)
+    median = statistics.median(r["skill"] for r in results if r["skill"] is not None)
     caveat = " (quick run: not the issue's setup)" if args.quick else ""
     print(f"\n{beats}/{len(results)} tickers beat the random walk on their test split{caveat}")
+    print(
+        f"{significant} with the whole 95% interval above 0; "
+        f"{negative} below 0 (the default gate refuses those)"
+    )
+    print(f"median skill {median:+.4f}")
     print(f"after: {bd.load_line()}")
 
     if args.json:
