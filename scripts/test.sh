@@ -9,6 +9,8 @@ bash scripts/bootstrap.sh
 while IFS='=' read -r key value; do
   case "$key" in STOCKOPS_*) export "$key=$value" ;; esac
 done < <(bash scripts/ci-e2e-prereqs.sh)
+# Terraform checkers (checkov venv, tflint and tofu from Go modules; cached): STOCKOPS_CHECKOV/TFLINT/TOFU.
+while IFS='=' read -r key value; do case "$key" in STOCKOPS_*) export "$key=$value" ;; esac; done < <(bash scripts/build-iac-tools.sh)
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 export STOCKOPS_TEST_DATA_DIR="${STOCKOPS_TEST_DATA_DIR:-$(cd .. && pwd)/shared/data/ohlcv}"
