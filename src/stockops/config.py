@@ -29,6 +29,7 @@ class Settings(BaseSettings):
         description="MLflow tracking server; default is a SQLite store under `home`.",
     )
     redis_url: str | None = Field(default=None, description="Redis for the prediction cache / online store.")
+    verbose: bool = Field(default=False, description="Show third-party warnings and INFO logs.")
     promotion_min_skill: float = Field(
         default=0.0,
         description=(

@@ -8,25 +8,37 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from stockops.config import Settings
-from stockops.model.config import TrainingConfig, TransferConfig
-from stockops.pipeline import TrainRequest, train_and_register
+from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
+from stockops.pipeline import DEFAULT_START, TrainRequest, train_and_register
 
 DEMO_PARENT = "^GSPC"
 DEMO_CHILDREN: tuple[tuple[str, str], ...] = (("AAPL", "freeze"), ("MSFT", "fine-tune"))
 
 
-def demo_requests(source: str, epochs: int, min_skill: float) -> list[TrainRequest]:
+# `--quick`: the same three trainings on a few recent years with a small network and two epochs, to
+# check an installation (and the console) in a minute; its numbers are not a result.
+QUICK_START = date(2019, 1, 1)
+QUICK_EPOCHS = 2
+QUICK_MODEL = ModelConfig(hidden_size=16, num_layers=1, dropout=0.0)
+
+
+def demo_requests(source: str, epochs: int, min_skill: float, *, quick: bool = False) -> list[TrainRequest]:
     """The three trainings, in order (pure, so the plan is testable without training)."""
+    start = QUICK_START if quick else DEFAULT_START
+    epochs = min(epochs, QUICK_EPOCHS) if quick else epochs
     parent = TrainRequest(
         ticker=DEMO_PARENT,
         kind="parent",
         source=source,
+        start=start,
+        model=QUICK_MODEL if quick else None,
         training=TrainingConfig(epochs=epochs),
         min_skill=min_skill,
     )
@@ -35,6 +47,7 @@ def demo_requests(source: str, epochs: int, min_skill: float) -> list[TrainReque
             ticker=ticker,
             kind="child",
             source=source,
+            start=start,
             training=TrainingConfig(epochs=epochs),
             parent_ticker=DEMO_PARENT,
             transfer=TransferConfig(strategy=strategy),  # type: ignore[arg-type]
@@ -46,12 +59,18 @@ def demo_requests(source: str, epochs: int, min_skill: float) -> list[TrainReque
 
 
 def run_demo(
-    settings: Settings, *, source: str, epochs: int, output_dir: Path, console: Console | None = None
+    settings: Settings,
+    *,
+    source: str,
+    epochs: int,
+    output_dir: Path,
+    console: Console | None = None,
+    quick: bool = False,
 ) -> list[dict[str, Any]]:
     console = console or Console()
     output_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for request in demo_requests(source, epochs, settings.promotion_min_skill):
+    for request in demo_requests(source, epochs, settings.promotion_min_skill, quick=quick):
         label = f"{request.kind} {request.ticker}"
         if request.transfer:
             label += f" ({request.transfer.strategy} from {request.parent_ticker})"

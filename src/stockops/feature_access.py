@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -129,7 +130,69 @@ def forecast_window(
     *,
     source_spec: str | None = None,
 ) -> ForecastWindow:
-    """The newest window from the online store; with `source_spec`, ingest fresh prices first."""
+    """The newest window from the online store; with `source_spec`, ingest fresh prices first.
+
+    On the local SQLite online store a window read without ingesting is cached until the store file
+    changes (`stockops.stamped_cache`), so a repeated `stockops predict` does not import Feast at all.
+    """
+    if source_spec is None and settings.redis_url is None:
+        return _cached_window(ticker, columns, context_days, settings)
+    return _read_window(ticker, columns, context_days, settings, source_spec=source_spec)
+
+
+def _cached_window(
+    ticker: str, columns: tuple[str, ...], context_days: int, settings: Settings
+) -> ForecastWindow:
+    import hashlib
+    import json
+
+    from stockops.featurestore.layout import ONLINE_DB_PATH
+    from stockops.featurestore.store import store_dir_from_settings
+    from stockops.stamped_cache import ANSWER, StampedCache, file_stamp
+
+    online_db = store_dir_from_settings(settings) / ONLINE_DB_PATH
+    cache = StampedCache(root=settings.home_dir / "cache" / "windows", stamp=file_stamp(online_db))
+    digest = hashlib.sha256(repr(columns).encode()).hexdigest()[:12]
+    key = f"{ticker.upper().lstrip('^')}-{context_days}-{digest}"
+    entry = cache.lookup(key)
+    if entry is not None:
+        meta = json.loads((entry / ANSWER).read_text())
+        return ForecastWindow(
+            ticker=meta["ticker"],
+            window=np.load(entry / "window.npy"),
+            as_of=date.fromisoformat(meta["as_of"]),
+            last_close=float(meta["last_close"]),
+            data_source=meta["data_source"],
+            synthetic=bool(meta["synthetic"]),
+            note=meta["note"],
+        )
+    found = _read_window(ticker, columns, context_days, settings, source_spec=None)
+    if found.note is None:  # a read that had to ingest first changed the store: nothing to keep
+
+        def fill(tmp: Path) -> None:
+            np.save(tmp / "window.npy", found.window)
+            meta = {
+                "ticker": found.ticker,
+                "as_of": found.as_of.isoformat(),
+                "last_close": found.last_close,
+                "data_source": found.data_source,
+                "synthetic": found.synthetic,
+                "note": found.note,
+            }
+            (tmp / ANSWER).write_text(json.dumps(meta))
+
+        cache.store(key, fill)
+    return found
+
+
+def _read_window(
+    ticker: str,
+    columns: tuple[str, ...],
+    context_days: int,
+    settings: Settings,
+    *,
+    source_spec: str | None,
+) -> ForecastWindow:
     from stockops.featurestore.errors import FeatureStoreEmpty
     from stockops.featurestore.online import latest_window
 

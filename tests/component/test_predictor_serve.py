@@ -27,6 +27,17 @@ def serve_env(home: Path, ohlcv_dir: Path) -> dict[str, str]:
     return env
 
 
+def listening_addresses(port: int) -> set[str]:
+    """IPv4 addresses with a socket listening on ``port`` (from /proc/net/tcp: hex, little-endian)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        address, hex_port = fields[1].split(":")
+        if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
 def test_serve_answers_from_the_local_registry_without_redis(
     register_small_model: Any, ohlcv_dir: Path, loopback: Any, tmp_path: Path
 ) -> None:
@@ -56,6 +67,8 @@ def test_serve_answers_from_the_local_registry_without_redis(
             answer = response.json()["predictions"][0]
             assert answer["ticker"] == "MSFT" and answer["model_version"] == summary.model_version
             assert answer["cached"] is False and len(answer["forecast"]) == 3
+        # A laptop's server listens on loopback only (KServe alone would bind every interface).
+        assert listening_addresses(port) == {"127.0.0.1"}
         text = log.read_text()
         assert "STOCKOPS_REDIS_URL is not set, so predictions are not cached" in text
         assert f"curl -s -X POST {url}/v1/models/stockops-msft:predict" in text

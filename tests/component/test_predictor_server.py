@@ -177,7 +177,7 @@ def test_v1_latest_window_forecast_has_dates_baseline_version_and_risk(
     assert all(p["close"] == pytest.approx(last_row["Close"], rel=1e-6) for p in first["naive"])
     assert all(math.isfinite(p["close"]) and p["close"] > 0 for p in first["forecast"])
     assert first["risk"] in {"low", "medium", "high"} and first["realized_volatility"] > 0
-    assert first["synthetic"] is False and first["data_source"].startswith("csv:")
+    assert first["synthetic"] is False and first["data_source"] == "csv:AAPL.csv"  # no server path
     assert second["days"] == 2 and second["forecast"] == first["forecast"][:2]
 
 

@@ -59,7 +59,7 @@ def test_valid_csv_becomes_canonical_frame(tmp_path: Path) -> None:
 
     assert history.ticker == "AAPL"
     assert history.synthetic is False
-    assert history.source == f"csv:{(tmp_path / 'AAPL.csv').resolve()}"
+    assert history.source == "csv:AAPL.csv"  # the file's name only: no server-side path leaks
     frame = history.frame
     assert tuple(frame.columns) == OHLCV_COLUMNS
     assert frame.index.name == "date"

@@ -54,6 +54,26 @@ MinSkillOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            envvar="STOCKOPS_VERBOSE",
+            help="Show third-party warnings and INFO logs (hidden by default: see stockops.quiet).",
+        ),
+    ] = False,
+) -> None:
+    """Console policy for every command, applied before any command imports its heavy libraries."""
+    from stockops.quiet import quiet_third_party
+
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    quiet_third_party(verbose=verbose)
+
+
 def _settings(source: str | None) -> tuple[Settings, str]:
     settings = load_settings()
     return settings, source or settings.data_source
@@ -190,14 +210,11 @@ def evaluate(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a registered version's test-split metrics beside the random-walk baseline."""
-    from stockops.registry.loading import load_metrics
+    from stockops.registry.local_cache import cached_metrics
     from stockops.registry.naming import registered_model_name
-    from stockops.registry.tracking import TrackingTarget, connect
 
     with one_line_errors():
-        settings = load_settings()
-        client = connect(TrackingTarget.from_settings(settings))
-        metrics = load_metrics(registered_model_name(ticker), version, client=client)
+        metrics = cached_metrics(load_settings(), registered_model_name(ticker), version)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2, sort_keys=True))
         return
@@ -224,15 +241,13 @@ def predict(
     The input window comes from the online feature store, as the predictor's does."""
     from stockops.feature_access import forecast_window
     from stockops.model.forecasting import forecast_prices
-    from stockops.registry.loading import load_bundle
+    from stockops.registry.local_cache import cached_bundle
     from stockops.registry.naming import registered_model_name
-    from stockops.registry.tracking import TrackingTarget, connect
 
     with one_line_errors():
         settings = load_settings()
-        client = connect(TrackingTarget.from_settings(settings))
         name = registered_model_name(ticker)
-        bundle, resolved = load_bundle(name, version, client=client)
+        bundle, resolved = cached_bundle(settings, name, version)
         spec = bundle.feature_spec
         latest = forecast_window(ticker, spec.columns, spec.context_days, settings, source_spec=source)
         forecast = forecast_prices(bundle, latest.window, latest.last_close, latest.as_of, days)
@@ -268,6 +283,10 @@ def demo(
     output: Annotated[
         Path | None, typer.Option("--output", help="Default: $STOCKOPS_HOME/outputs/demo")
     ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Recent years, a small network, 2 epochs: checks a set-up in a minute."),
+    ] = False,
 ) -> None:
     """Parent (^GSPC) + two children (AAPL freeze, MSFT fine-tune) end to end, with a summary table."""
     from stockops.demo import run_demo
@@ -275,7 +294,7 @@ def demo(
     with one_line_errors():
         settings, src = _settings(source)
         out = output or settings.outputs_dir / "demo"
-        rows = run_demo(settings, source=src, epochs=epochs, output_dir=out, console=console)
+        rows = run_demo(settings, source=src, epochs=epochs, output_dir=out, console=console, quick=quick)
     if any(r["synthetic"] for r in rows):
         console.print(SYNTHETIC_BANNER)
     console.print(
@@ -288,12 +307,15 @@ def demo(
 def serve(
     ticker: Annotated[str, typer.Argument(help="Ticker whose production version to serve.")],
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8080,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
 ) -> None:
-    """Serve the production version over KServe's V1/V2 HTTP protocols on this machine."""
+    """Serve the production version over KServe's V1/V2 HTTP protocols on this machine (loopback)."""
     from stockops.predictor.serve import serve as serve_model
 
     with one_line_errors():
-        serve_model(ticker, port, load_settings())
+        serve_model(ticker, port, load_settings(), host=host)
 
 
 @features_app.command("ingest")
@@ -371,7 +393,7 @@ def dev_cluster(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    app(prog_name="stockops")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,9 @@ class CsvSource:
                 self.name,
                 f"no file {path.name} in {self.directory}; add {path} or choose another data source",
             )
-        source = f"csv:{path}"
+        # Provenance names the file, not where it lives on this machine: it travels into the feature
+        # store, MLflow tags, predictor responses and CR status, which must not show server paths.
+        source = f"csv:{path.name}"
         try:
             raw = pd.read_csv(path, skipinitialspace=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:

@@ -62,4 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from stockops.launch import exec_optimized
+
+    exec_optimized("stockops.predictor")  # Feast without typeguard's import-time instrumentation
     sys.exit(main())

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from stockops.config import Settings
 from stockops.predictor.settings import PredictorSettings
+from stockops.quiet import quiet_third_party
 
 
 @contextmanager
@@ -29,6 +30,7 @@ def run(predictor: PredictorSettings, settings: Settings) -> None:
 
     A model that fails to load leaves the server up and not ready (retrying), as a pod should be.
     """
+    quiet_third_party(verbose=settings.verbose)
     with isolated_argv():
         from stockops.predictor.loading import load_forecaster
         from stockops.predictor.model import StockForecastModel
@@ -40,7 +42,7 @@ def run(predictor: PredictorSettings, settings: Settings) -> None:
     run_model_server(model, predictor)
 
 
-def serve(ticker: str, port: int, settings: Settings) -> None:
+def serve(ticker: str, port: int, settings: Settings, *, host: str = "127.0.0.1") -> None:
     """Serve the production version of ``ticker`` from the configured (default: local) registry.
 
     For the quick start: fails fast with the load error instead of waiting not-ready, and works without
@@ -48,6 +50,7 @@ def serve(ticker: str, port: int, settings: Settings) -> None:
     """
     from stockops.registry.naming import PRODUCTION_ALIAS, registered_model_name
 
+    quiet_third_party(verbose=settings.verbose)
     with isolated_argv():
         from stockops.predictor.loading import PredictorLoadError, load_forecaster
         from stockops.predictor.model import StockForecastModel
@@ -58,6 +61,7 @@ def serve(ticker: str, port: int, settings: Settings) -> None:
         model_alias=PRODUCTION_ALIAS,
         model_version=None,
         http_port=port,
+        bind_address=host,
     )
     configure_server_logging(predictor.access_log)
     if not settings.redis_url:
@@ -68,9 +72,11 @@ def serve(ticker: str, port: int, settings: Settings) -> None:
     name = predictor.model_name
     version = model.forecaster.model_version if model.forecaster else "?"
     body = '{"instances": [{"days": 5}]}'
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(
-        f"serving {ticker} ({name} version {version}) on http://127.0.0.1:{port}\n"
-        f"  curl -s -X POST http://127.0.0.1:{port}/v1/models/{name}:predict -d '{body}'",
+        f"serving {ticker} ({name} version {version}) on http://{shown}:{port}"
+        f"{' (all interfaces)' if shown != host else ''}\n"
+        f"  curl -s -X POST http://{shown}:{port}/v1/models/{name}:predict -d '{body}'",
         file=sys.stderr,
     )
     run_model_server(model, predictor)

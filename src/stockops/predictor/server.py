@@ -16,12 +16,15 @@ callers with their own command line import it inside `stockops.predictor.serve.i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from kserve import ModelServer
 from kserve.errors import InvalidInput, ModelNotFound, ModelNotReady, ServerNotReady
 from kserve.logging import configure_logging
+from kserve.model_server import FASTAPI_APP_IMPORT_STRING
 from kserve.protocol.dataplane import DataPlane
+from kserve.protocol.rest.server import RESTServer
 
 from stockops.predictor.model import StockForecastModel
 from stockops.predictor.settings import PredictorSettings
@@ -82,12 +85,47 @@ def configure_server_logging(access_log: bool) -> None:
     logging.getLogger("kserve.trace").setLevel(level)
 
 
+class BoundModelServer(ModelServer):
+    """KServe's `ModelServer` (one REST worker, no gRPC) listening on a chosen address.
+
+    KServe's `RESTServer` hard-codes ``0.0.0.0``: right in a pod, wrong on a laptop, where `stockops
+    serve` must listen on loopback. `start` is KServe's single-worker path with the uvicorn host set
+    before the server starts; everything else (data plane, endpoints, signals) is KServe's own.
+    """
+
+    def __init__(self, *, host: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.host = host
+
+    def start(self, models: list) -> None:  # type: ignore[override]
+        self._register_and_check_atleast_one_model_is_ready(models)
+        self._rest_server = RESTServer(
+            FASTAPI_APP_IMPORT_STRING,
+            self.dataplane,
+            self.model_repository_extension,
+            self.http_port,
+            access_log_format=self.access_log_format,
+            workers=1,
+            grace_period=self.grace_period,
+            event_loop=self.event_loop,
+            timeout_keep_alive=self.timeout_keep_alive,
+            ssl_certfile=self.ssl_certfile,
+            ssl_keyfile=self.ssl_keyfile,
+        )
+        self._rest_server.config.host = self.host  # the uvicorn.Server shares this config object
+        self.servers.append(self._rest_server.start())
+        self.setup_event_loop()
+        self.register_signal_handler()
+        asyncio.run(self._serve())
+
+
 def run_model_server(model: StockForecastModel, predictor: PredictorSettings) -> None:
     """Serve `model` on ``predictor.http_port`` until SIGTERM/SIGINT; loads it first if needed."""
     configure_server_logging(predictor.access_log)
     if not model.ready and not model.load():
         model.retry_load_in_background(predictor.load_retry_seconds)
-    server = ModelServer(
+    server = BoundModelServer(
+        host=predictor.bind_address,
         http_port=predictor.http_port,
         workers=1,
         enable_grpc=False,
@@ -98,6 +136,10 @@ def run_model_server(model: StockForecastModel, predictor: PredictorSettings) ->
     server.register_model(model)
     model.enable_latency_logging = predictor.access_log
     log.info(
-        "predictor for %s listening on :%d (ready: %s)", predictor.target, predictor.http_port, model.ready
+        "predictor for %s listening on %s:%d (ready: %s)",
+        predictor.target,
+        predictor.bind_address,
+        predictor.http_port,
+        model.ready,
     )
     server.start([])

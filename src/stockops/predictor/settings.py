@@ -10,6 +10,7 @@ STOCKOPS_MODEL_NAME                model_name                          (required
 STOCKOPS_MODEL_VERSION             model_version                       none
 STOCKOPS_MODEL_ALIAS               model_alias                         ``production``
 PORT                               http_port                           8080
+STOCKOPS_BIND_ADDRESS              bind_address                        ``0.0.0.0`` (a pod)
 STOCKOPS_CACHE_TTL_SECONDS         cache_ttl_seconds                   1800 (30 min)
 STOCKOPS_LOCAL_CACHE_SECONDS       local_cache_seconds                 60 (0: no in-process tier)
 STOCKOPS_WINDOW_REFRESH_SECONDS    window_refresh_seconds              900
@@ -38,6 +39,11 @@ class PredictorSettings(BaseSettings):
     model_alias: str | None = Field(default=None, description=f"Registry alias; default {PRODUCTION_ALIAS}.")
     http_port: int = Field(
         default=8080, ge=1, le=65535, validation_alias=AliasChoices("http_port", "PORT", "STOCKOPS_HTTP_PORT")
+    )
+    bind_address: str = Field(
+        default="0.0.0.0",
+        min_length=1,
+        description="Interface to listen on: all in a pod (or its podIP); `stockops serve` uses loopback.",
     )
     cache_ttl_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     local_cache_seconds: float = Field(

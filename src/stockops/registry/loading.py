@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from stockops.model.bundle import ModelBundle
 from stockops.registry.naming import PRODUCTION_ALIAS
+
+if TYPE_CHECKING:  # torch comes with the bundle: `stockops evaluate` reads metrics and never needs it
+    from stockops.model.bundle import ModelBundle
 
 
 class ModelNotFoundError(LookupError):
@@ -48,6 +50,8 @@ def load_bundle(
     mv = resolve_version(client, model_name, version, alias)
     target = dst or Path(tempfile.mkdtemp(prefix=f"{model_name}-v{mv.version}-"))
     local = client.download_artifacts(mv.run_id, "bundle", str(target))
+    from stockops.model.bundle import ModelBundle
+
     return ModelBundle.load(Path(local)), str(mv.version)
 
 

@@ -21,6 +21,7 @@ from stockops.config import Settings
 from stockops.registry.naming import EXPERIMENT_NAME, METRIC_EPOCH, METRIC_EPOCHS, METRIC_PROGRESS
 
 log = logging.getLogger(__name__)
+progress_log = logging.getLogger("stockops.training")
 
 
 @dataclass(frozen=True)
@@ -72,5 +73,16 @@ def epoch_logger(client: MlflowClient, run_id: str) -> Callable[[Any], None]:
         }
         now = int(time.time() * 1000)
         client.log_batch(run_id, metrics=[Metric(key, value, now, step) for key, value in values.items()])
+        # One line per epoch for a Job's log (`kubectl logs`); the CLI shows a progress bar instead and
+        # keeps INFO off its console.
+        progress_log.info(
+            "epoch %d/%d train_loss=%.5f val_loss=%.5f (best epoch %d) %.1fs",
+            step,
+            int(stats.epochs),
+            float(stats.train_loss),
+            float(stats.val_loss),
+            int(stats.best_epoch),
+            float(stats.seconds),
+        )
 
     return on_epoch

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stockops.config import load_settings
+from stockops.quiet import quiet_third_party
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         from stockops.trainer.spec import request_from_spec
 
         settings = load_settings()
+        quiet_third_party(verbose=settings.verbose)
         spec = build_spec(args, env)
         request = request_from_spec(
             args.kind,
@@ -118,4 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from stockops.launch import exec_optimized
+
+    exec_optimized("stockops.trainer")  # Feast without typeguard's import-time instrumentation
     sys.exit(main())
