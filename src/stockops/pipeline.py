@@ -90,6 +90,7 @@ class TrainingSummary:
             "naive_rmse",
             "skill",
             "directional_accuracy",
+            "directional_count",
             "n_windows",
             *STATUS_BASELINE_KEYS,
             "no_edge",
@@ -122,6 +123,7 @@ def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 10) -> list[di
         "naive_rmse",
         "skill",
         "directional_accuracy",
+        "directional_count",
         *STATUS_BASELINE_KEYS,
         "shrinkage",
     )

@@ -15,7 +15,8 @@ METRICS = {
     "drift_rmse": 2.1,
     "skill_vs_drift": 0.0476,
     "up_rate": 0.55,
-    "directional_accuracy": 0.0,
+    "directional_accuracy": None,
+    "directional_count": 0,
     "no_edge": True,
     "per_horizon": [
         {"step": 1, "rmse": 2.0, "skill": 0.0, "skill_ci_low": 0.0, "skill_ci_high": 0.0, "shrinkage": 0.0}
@@ -40,3 +41,12 @@ def test_metrics_table_labels_a_no_edge_model_and_shows_the_base_rate() -> None:
     text = _text(metrics_table(METRICS, "AAPL v3: test split"))
     assert "no edge over the random walk" in text
     assert "+0.000 [+0.000, +0.000]" in text and "always up" in text and "0.550" in text
+    assert "no direction" in text
+
+
+def test_direction_cell_says_no_direction_only_when_nothing_was_scored() -> None:
+    from stockops.cli.render import direction_cell
+
+    assert direction_cell({"directional_accuracy": None, "directional_count": 0}) == "no direction"
+    assert direction_cell({"directional_accuracy": 0.5123, "directional_count": 40}) == "0.512"
+    assert direction_cell({}) == "-"

@@ -96,5 +96,5 @@ def test_paired_difference_detects_a_clearly_worse_model() -> None:
     base = rng.normal(size=500) ** 2
     old = 0.8 * base
     new = 1.1 * base
-    point, lo, hi = skill_difference_interval(new, old, base, block=5, reps=300, seed=0)
+    point, _lo, hi = skill_difference_interval(new, old, base, block=5, reps=300, seed=0)
     assert point == pytest.approx(math.sqrt(0.8) - math.sqrt(1.1)) and hi < 0

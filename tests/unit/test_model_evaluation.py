@@ -55,10 +55,22 @@ def test_directional_accuracy_leaves_out_zero_actual_moves() -> None:
     assert report.per_horizon[1].directional_accuracy == 0.5
 
 
-def test_predicting_no_move_on_a_real_move_is_a_miss() -> None:
+def test_a_model_that_predicts_no_move_has_no_direction_not_zero_accuracy() -> None:
     true = np.array([[0.01], [-0.02]])
     report = evaluate(np.zeros((2, 1)), true, np.array([10.0, 10.0]), DATES)
-    assert report.directional_accuracy == 0.0
+    assert report.directional_accuracy is None and report.directional_count == 0
+    assert report.per_horizon[0].directional_accuracy is None
+    assert report.up_rate == 0.5  # the base rate still counts every real move
+
+
+def test_direction_is_scored_only_where_the_model_predicts_a_move() -> None:
+    true = np.array([[0.01, 0.02], [-0.02, 0.01], [0.03, -0.01]])
+    pred = np.array([[0.0, 0.01], [0.0, -0.01], [0.0, -0.02]])  # step 1 no move, step 2: 2 of 3 right
+    report = evaluate(pred, true, np.array([10.0, 10.0, 10.0]), pd.bdate_range("2024-03-01", periods=3))
+    step1, step2 = report.per_horizon
+    assert (step1.directional_accuracy, step1.directional_count) == (None, 0)
+    assert step2.directional_accuracy == pytest.approx(2 / 3) and step2.directional_count == 3
+    assert report.directional_accuracy == pytest.approx(2 / 3) and report.directional_count == 3
 
 
 def test_skill_sign_perfect_naive_and_worse() -> None:

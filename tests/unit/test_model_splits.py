@@ -42,3 +42,13 @@ def test_too_few_windows_is_a_clear_error() -> None:
 def test_fractions_are_validated() -> None:
     with pytest.raises(ValueError, match="val_fraction"):
         chronological_split(100, 1, 0.0, 0.1)
+
+
+def test_validation_is_cut_in_time_with_a_gap_between_early_stopping_and_calibration() -> None:
+    from stockops.model.splits import split_validation
+
+    early, calibration = split_validation(range(100, 160), 5)
+
+    assert early == range(100, 130) and calibration == range(135, 160)
+    with pytest.raises(ValueError, match="too few validation windows"):
+        split_validation(range(0, 8), 5)

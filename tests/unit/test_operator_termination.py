@@ -67,3 +67,15 @@ def test_status_metrics_carry_skill_intervals_both_walks_the_base_rate_and_lambd
     assert status["perHorizon"] == [
         {"horizon": 1, "skill": 0.0, "skillLow": 0.0, "upRate": 0.5, "shrinkage": 0.0}
     ]
+
+
+def test_a_model_without_direction_shows_a_zero_count_and_no_accuracy() -> None:
+    status = metrics_to_status(
+        {
+            "directional_accuracy": None,
+            "directional_count": 0,
+            "per_horizon": [{"step": 1, "directional_accuracy": 0.55, "directional_count": 40}],
+        }
+    )
+    assert "directionalAccuracy" not in status and status["directionalCount"] == 0
+    assert status["perHorizon"] == [{"horizon": 1, "directionalAccuracy": 0.55, "directionalCount": 40}]

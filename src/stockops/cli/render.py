@@ -18,6 +18,16 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 NO_EDGE_LABEL = "no edge over the random walk"
+NO_DIRECTION_LABEL = "no direction"
+
+
+def direction_cell(row: dict[str, Any]) -> str:
+    """Directional accuracy over the pairs where the model predicts a move; "no direction" when it
+    predicts none (a random-walk forecast makes no up/down call, so 0.000 would be a false statement)."""
+    value = row.get("directional_accuracy")
+    if value is None and row.get("directional_count") == 0:
+        return NO_DIRECTION_LABEL
+    return _fmt(value, 3)
 
 
 def skill_with_interval(row: dict[str, Any], key: str = "skill", digits: int = 3) -> str:
@@ -40,7 +50,7 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
     table = Table(title=title, show_lines=False)
     table.add_column("step")
     columns = ("RMSE", "naive RMSE", "skill [95% CI]", "drift RMSE", "skill vs drift", "MAE", "MAPE %")
-    for col in (*columns, "dir. acc.", "always up", "lambda"):
+    for col in (*columns, "dir. acc.", "dir. n", "always up", "lambda"):
         table.add_column(col, justify="right")
 
     def cells(row: dict[str, Any]) -> list[str]:
@@ -52,7 +62,8 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
             skill_with_interval(row, "skill_vs_drift"),
             _fmt(row.get("mae")),
             _fmt(row.get("mape"), 2),
-            _fmt(row.get("directional_accuracy"), 3),
+            direction_cell(row),
+            _fmt(row.get("directional_count")),
             _fmt(row.get("up_rate"), 3),
         ]
 
@@ -90,7 +101,7 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
             _fmt(m.get("naive_rmse")),
             skill_with_interval(m) + (f" ({NO_EDGE_LABEL})" if m.get("no_edge") else ""),
             skill_with_interval(m, "skill_vs_drift"),
-            _fmt(m.get("directional_accuracy"), 3),
+            direction_cell(m),
             _fmt(m.get("up_rate"), 3),
             f"{r['best_epoch']}/{r['epochs_run']}",
             "synthetic" if r["synthetic"] else r["data_source"],

@@ -76,7 +76,14 @@ class HorizonMetrics(CrdModel):
         default=None, description="1 - rmse / naiveRmse; above 0 beats the random walk."
     )
     directional_accuracy: float | None = Field(
-        default=None, description="Share of test days whose up/down direction was right (0 to 1)."
+        default=None,
+        description=(
+            "Share of test days whose up/down direction was right (0 to 1), over the days the model "
+            "predicted a move; absent with directionalCount 0 when it predicts none (no direction)."
+        ),
+    )
+    directional_count: int | None = Field(
+        default=None, ge=0, description="Test days scored for direction (a move predicted and realised)."
     )
     skill_low: float | None = Field(
         default=None, description="Lower end of the 95 % bootstrap interval of skill."
@@ -110,7 +117,16 @@ class MetricsStatus(CrdModel):
         default=None, description="1 - rmse / naiveRmse; above 0 beats the random walk."
     )
     directional_accuracy: float | None = Field(
-        default=None, description="Share of test forecasts with the right up/down direction (0 to 1)."
+        default=None,
+        description=(
+            "Share of test forecasts with the right up/down direction (0 to 1), over those where the "
+            "model predicted a move; absent with directionalCount 0 when it predicts none (no direction)."
+        ),
+    )
+    directional_count: int | None = Field(
+        default=None,
+        ge=0,
+        description="(day, step) pairs scored for direction (a move predicted and realised).",
     )
     skill_low: float | None = Field(
         default=None, description="Lower end of the 95 % block-bootstrap interval of skill."

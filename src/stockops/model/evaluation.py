@@ -8,14 +8,15 @@ and compare directly with the naive forecast (last close carried forward):
 * ``naive_rmse``/``naive_mae``/``naive_mape`` of the random walk on the same windows;
 * ``skill = 1 - rmse / naive_rmse`` (> 0: better than the random walk; None if the naive error is 0);
 * ``directional_accuracy``: share of (window, step) pairs where the predicted move from the last close
-  has the sign of the actual move. Pairs whose actual move is exactly zero have no direction to get right
-  and are left out (``directional_count`` says how many pairs were scored); a predicted zero move on a
-  real move counts as wrong;
+  has the sign of the actual move, scored only where both moves are non-zero (``directional_count`` says
+  how many pairs were scored). A predicted zero move is the random walk's "no opinion", not a wrong
+  call: counting it as a miss made a lambda-0 model read 0.000, as if it were always wrong. When the model
+  predicts no move at all the accuracy is None ("no direction") and the count 0;
 * a second baseline, the random walk **with drift**: ``close * exp(k * mu)`` with ``mu`` the mean daily
   log return of the TRAINING targets (``train_drift``), and ``skill_vs_drift`` against it. A model that
   only learned the training period's drift beats the zero-drift walk in a rising market but not this one;
-* ``up_rate``: the always-up forecast's directional accuracy on the same pairs (the base rate that
-  ``directional_accuracy`` has to beat; stocks rise on slightly more than half of all days);
+* ``up_rate``: the always-up forecast's directional accuracy over the pairs with a real move (the base
+  rate that ``directional_accuracy`` has to beat; stocks rise on slightly more than half of all days);
 * ``skill_ci_low``/``skill_ci_high`` (and the same for ``skill_vs_drift``): a 95 % moving-block bootstrap
   interval (blocks of at least the horizon, fixed seed; :mod:`stockops.model.bootstrap`). A skill whose
   interval straddles 0 is not evidence of an edge.
@@ -73,6 +74,7 @@ class HorizonMetrics(BaseModel):
     naive_mae: float
     skill: float | None
     directional_accuracy: float | None
+    directional_count: int = Field(default=0, description="Pairs with a non-zero predicted and actual move.")
     drift_rmse: float | None = None
     skill_vs_drift: float | None = None
     skill_ci_low: float | None = None
@@ -95,7 +97,9 @@ class EvaluationReport(BaseModel):
     naive_mape: float = Field(description="Percent.")
     skill: float | None = Field(description="1 - rmse / naive_rmse; > 0 beats the random walk.")
     directional_accuracy: float | None
-    directional_count: int = Field(description="(window, step) pairs with a non-zero actual move.")
+    directional_count: int = Field(
+        description="(window, step) pairs with a non-zero predicted and actual move (0: no direction)."
+    )
     drift_rmse: float | None = Field(default=None, description="RMSE of the random walk with train drift.")
     skill_vs_drift: float | None = Field(default=None, description="1 - rmse / drift_rmse.")
     skill_ci_low: float | None = Field(default=None, description="95 % block-bootstrap interval of skill.")
@@ -161,9 +165,9 @@ def _skill(rmse: float, naive_rmse: float) -> float | None:
 
 
 def directional_hits(pred_log_ret: np.ndarray, true_log_ret: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(hit, counted)`` boolean arrays: a pair is counted when the actual move is non-zero, and a hit
-    when the predicted move has the same (strict) sign."""
-    counted = true_log_ret != 0.0
+    """``(hit, counted)`` boolean arrays: a pair is counted when the predicted and the actual move are both
+    non-zero, and a hit when they have the same sign."""
+    counted = (true_log_ret != 0.0) & (pred_log_ret != 0.0)
     hit = counted & (np.sign(pred_log_ret) == np.sign(true_log_ret))
     return hit, counted
 
@@ -213,9 +217,11 @@ def _intervals(
     }
 
 
-def _up_rate(true: np.ndarray, counted: np.ndarray) -> float | None:
-    total = int(counted.sum())
-    return None if total == 0 else float(((true > 0) & counted).sum()) / total
+def _up_rate(true: np.ndarray) -> float | None:
+    """The always-up forecast's accuracy over the pairs with a real move (it calls every one)."""
+    moved = true != 0.0
+    total = int(moved.sum())
+    return None if total == 0 else float(((true > 0) & moved).sum()) / total
 
 
 def evaluate(
@@ -263,9 +269,10 @@ def evaluate(
                 naive_mae=float(np.mean(np.abs(naive_err[:, k]))),
                 skill=_skill(rmse_k, naive_k),
                 directional_accuracy=_directional(hit[:, k], counted[:, k]),
+                directional_count=int(counted[:, k].sum()),
                 drift_rmse=drift_k,
                 skill_vs_drift=_skill(rmse_k, drift_k),
-                up_rate=_up_rate(true[:, k], counted[:, k]),
+                up_rate=_up_rate(true[:, k]),
                 **_intervals(
                     err[:, k] ** 2, naive_err[:, k] ** 2, drift_err[:, k] ** 2, block, bootstrap_reps, seed
                 ),
@@ -284,7 +291,7 @@ def evaluate(
         directional_count=int(counted.sum()),
         drift_rmse=drift_rmse,
         skill_vs_drift=_skill(rmse, drift_rmse),
-        up_rate=_up_rate(true, counted),
+        up_rate=_up_rate(true),
         train_drift=float(train_drift),
         bootstrap_block=block,
         bootstrap_reps=bootstrap_reps,

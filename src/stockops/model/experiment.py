@@ -2,10 +2,12 @@
 
 Steps, each in its own module: windows -> chronological split with purging gaps -> scalers fitted on the
 train part only (the target scaler scale-only, so 0 means the random walk) -> network (fresh, or
-transferred from a parent bundle) -> fit with early stopping on the validation part -> shrinkage lambdas
-per step fitted on the validation part -> forecast the test part through the finished bundle (the exact
-path serving uses) -> metrics in price units beside the random walks. A child's scalers are fitted on the
-child's own train split: the parent contributes weights, never statistics of another ticker's prices.
+transferred from a parent bundle) -> fit with early stopping on the EARLIER half of the validation part ->
+shrinkage lambdas per step fitted on the LATER half (after a purging gap; early stopping never looked
+at it, :func:`stockops.model.splits.split_validation`) -> forecast the test part through the finished
+bundle (the exact path serving uses) -> metrics in price units beside the random walks. A child's
+scalers are fitted on the child's own train split: the parent contributes weights, never statistics of
+another ticker's prices.
 
 Pure of MLflow and of files: logging, registering and plotting are the caller's business.
 """
@@ -26,7 +28,7 @@ from stockops.model.evaluation import EvaluationReport, SplitPredictions, evalua
 from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
 from stockops.model.shrinkage import ShrinkageFit, fit_shrinkage
-from stockops.model.splits import Split, chronological_split
+from stockops.model.splits import Split, chronological_split, split_validation
 from stockops.model.training import EpochStats, FitResult, fit, seed_everything
 from stockops.model.transfer import prepare_transfer
 from stockops.model.windows import Windows, make_windows
@@ -71,6 +73,8 @@ class SplitSummary(BaseModel):
     test: PartSummary
     gap_windows: int
     total_windows: int
+    early_stopping: PartSummary | None = None  # the earlier validation windows (early stopping)
+    calibration: PartSummary | None = None  # the later validation windows (lambdas, intervals)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,13 +138,17 @@ def _part_summary(part: range, windows: Windows, index: pd.DatetimeIndex, horizo
     )
 
 
-def _split_summary(split: Split, windows: Windows, index: pd.DatetimeIndex, horizon: int) -> SplitSummary:
+def _split_summary(
+    split: Split, windows: Windows, index: pd.DatetimeIndex, horizon: int, early: range, calibration: range
+) -> SplitSummary:
     return SplitSummary(
         train=_part_summary(split.train, windows, index, horizon),
         val=_part_summary(split.val, windows, index, horizon),
         test=_part_summary(split.test, windows, index, horizon),
         gap_windows=horizon,
         total_windows=len(windows),
+        early_stopping=_part_summary(early, windows, index, horizon),
+        calibration=_part_summary(calibration, windows, index, horizon),
     )
 
 
@@ -194,6 +202,7 @@ def run_experiment(
             train_cfg.test_fraction,
             min_train=MIN_TRAIN_WINDOWS,
         )
+        early_val, calibration = split_validation(split.val, horizon)
     except ValueError as exc:
         raise ExperimentDataError(f"{ticker}: {exc}") from exc
 
@@ -232,14 +241,14 @@ def run_experiment(
     fit_result = fit(
         network,
         part(split.train),
-        part(split.val),
+        part(early_val),
         train_cfg,
         device=device,
         on_epoch=on_epoch,
         progress=progress,
     )
 
-    summary = _split_summary(split, windows, features.index, horizon)
+    summary = _split_summary(split, windows, features.index, horizon, early_val, calibration)
     bundle = ModelBundle(
         ticker=ticker,
         model_config=model_cfg,
@@ -261,9 +270,9 @@ def run_experiment(
     )
     shrinkage = None
     if train_cfg.shrinkage:
-        val = split.val
-        raw_val = bundle.predict_raw_log_returns(windows.x[val.start : val.stop], device=fit_result.device)
-        shrinkage = fit_shrinkage(raw_val, windows.y[val.start : val.stop], min_t=train_cfg.shrinkage_min_t)
+        cal = calibration
+        raw_cal = bundle.predict_raw_log_returns(windows.x[cal.start : cal.stop], device=fit_result.device)
+        shrinkage = fit_shrinkage(raw_cal, windows.y[cal.start : cal.stop], min_t=train_cfg.shrinkage_min_t)
         bundle.shrinkage = shrinkage.lambdas
 
     test = split.test

@@ -1,4 +1,8 @@
-"""Shrinkage toward the random walk, calibrated on the validation part.
+"""Shrinkage toward the random walk, calibrated on the later half of the validation part.
+
+The windows the lambdas are fitted on are never used for early stopping (see
+:func:`stockops.model.splits.split_validation`): early stopping picks the epoch that fits its validation
+days best, which tilts noise slopes on those days toward positive.
 
 Daily returns carry little signal, so a network's raw forecast is mostly noise around the truth. Per
 horizon step ``k`` the served forecast is ``lambda_k * raw_k`` with ``lambda_k`` the least-squares slope of
@@ -13,6 +17,14 @@ share ``k - 1`` days), so an ordinary standard error would be far too small; the
 horizon (Bartlett weights down-weight the overlap, lag = horizon still kept ~6 % of pure-noise slopes
 in a 2.5 % one-sided test, lag = 2 x horizon ~5 %; measured in the unit test).
 A model with no significant validation evidence therefore forecasts the random walk and says so.
+
+A kept slope is not applied at face value but at the lower end of its one-sided confidence interval,
+``lambda = slope - min_t * se = slope * (1 - min_t / t)`` (then clipped to [0, 1]): 0 exactly at the
+significance threshold, close to the slope when the evidence is strong. A test of size 2.5 % per step
+still keeps a noise slope now and then (a shuffled-target guard with seed 7 found t = 2.66 on 109
+calibration windows, a chance correlation of 0.27, and served the raw noise at lambda 1.0: test skill
+-0.018); at the lower bound the same slope is served at lambda 0.26, which costs about 0.001 of skill.
+There is no cliff between "just significant" (full forecast) and "just not" (none).
 """
 
 from __future__ import annotations
@@ -95,5 +107,6 @@ def fit_shrinkage(
         significant = slope > 0.0 and t >= min_t
         slopes.append(slope)
         t_stats.append(float(t))
-        lambdas.append(float(np.clip(slope, 0.0, 1.0)) if significant else 0.0)
+        lower_bound = slope * (1.0 - min_t / t) if significant else 0.0  # slope - min_t * se
+        lambdas.append(float(np.clip(lower_bound, 0.0, 1.0)))
     return ShrinkageFit(slope=tuple(slopes), t_stat=tuple(t_stats), lambdas=tuple(lambdas), min_t=min_t, n=n)

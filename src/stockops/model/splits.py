@@ -60,3 +60,31 @@ def chronological_split(
     test = range(val.stop + horizon, val.stop + horizon + n_test)
     assert test.stop == n
     return Split(train=train, val=val, test=test)
+
+
+# Share of the validation windows (the earlier ones) that early stopping uses; the rest calibrate.
+EARLY_STOPPING_SHARE = 0.5
+MIN_CALIBRATION_WINDOWS = 2
+
+
+def split_validation(val: range, horizon: int, share: float = EARLY_STOPPING_SHARE) -> tuple[range, range]:
+    """``(early_stopping, calibration)``: the validation part cut in time, ``horizon`` windows dropped
+    between the two.
+
+    Early stopping picks the epoch whose forecasts fit the validation days best, so on those days the
+    forecast-vs-actual slope of pure noise leans positive; fitting the shrinkage lambdas (and the interval
+    offsets) on the same days kept noise slopes too often. The later part has never been looked at when
+    it is used, so its slope test has its nominal size. The gap keeps target days apart, as between parts.
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be in (0, 1), got {share}")
+    n_early = max(1, round(len(val) * share))
+    calibration = range(val.start + n_early + horizon, val.stop)
+    if len(calibration) < MIN_CALIBRATION_WINDOWS:
+        raise ValueError(
+            f"too few validation windows to split for early stopping and calibration: {len(val)} "
+            f"windows, need at least {n_early + horizon + MIN_CALIBRATION_WINDOWS} (early stopping "
+            f"{n_early}, a gap of horizon={horizon}, calibration >= {MIN_CALIBRATION_WINDOWS}); use more "
+            f"history or a larger val_fraction"
+        )
+    return range(val.start, val.start + n_early), calibration

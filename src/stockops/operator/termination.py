@@ -87,6 +87,13 @@ _METRIC_KEYS = {
     "up_rate": "upRate",
 }
 _HORIZON_ONLY_KEYS = {"shrinkage": "shrinkage"}
+_COUNT_KEYS = {"directional_count": "directionalCount"}
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value) if value >= 0 else None
 
 
 def metrics_to_status(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +103,9 @@ def metrics_to_status(metrics: dict[str, Any]) -> dict[str, Any]:
         value = _finite(metrics.get(key))
         if value is not None:
             out[wire] = round(value, 6)
+    for key, wire in _COUNT_KEYS.items():
+        if (count := _count(metrics.get(key))) is not None:
+            out[wire] = count
     per_horizon = []
     for index, item in enumerate(metrics.get("per_horizon") or []):
         if not isinstance(item, dict):
@@ -106,6 +116,9 @@ def metrics_to_status(metrics: dict[str, Any]) -> dict[str, Any]:
             value = _finite(item.get(key))
             if value is not None:
                 entry[wire] = round(value, 6)
+        for key, wire in _COUNT_KEYS.items():
+            if (count := _count(item.get(key))) is not None:
+                entry[wire] = count
         per_horizon.append(entry)
     if per_horizon:
         out["perHorizon"] = per_horizon[:60]
