@@ -292,7 +292,7 @@ def test_examples_train_wait_transfer_and_serve(
         status = child["status"]
         assert status["phase"] == "Ready", f"{name}: {json.dumps(status, indent=1)}"
         assert status["parent"]["modelVersion"] == parent_version
-        assert isinstance(status["metrics"]["skill"], float)
+        assert isinstance(status["metrics"]["skill"], int | float)  # JSON writes a skill of 0.0 as 0
         assert status["inference"]["url"].startswith("http")
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
             "ParentReady": "True",
