@@ -26,9 +26,12 @@ import yaml
 from kubernetes import client as k8s_client
 
 GROUP, VERSION = "stockops.io", "v1alpha1"
-PLURALS = {"ParentModel": "parentmodels", "TickerModel": "tickermodels"}
+PLURALS = {"ParentModel": "parentmodels", "TickerModel": "tickermodels", "Analysis": "analyses"}
 OWNER_UID = "stockops.io/owner-uid"
 TRAIN_TIMEOUT = 900.0
+# Set to a folder to record every distinct state of our resources the tests read (Argo CD testdata).
+CAPTURE_ENV = "STOCKOPS_E2E_CAPTURE_DIR"
+HEALTH_DIR = Path(__file__).resolve().parents[2] / "deploy" / "argocd" / "stockops.io"
 
 
 def _free_port() -> int:
@@ -45,6 +48,33 @@ def _stop(process: subprocess.Popen[Any], grace: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def _capture(obj: dict[str, Any], seen: set[tuple[Any, ...]]) -> None:
+    """Write `obj` under $STOCKOPS_E2E_CAPTURE_DIR the first time its phase/conditions/generation occur."""
+    folder = os.environ.get(CAPTURE_ENV)
+    if not folder:
+        return
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    conditions = tuple((c["type"], c["status"], c.get("reason")) for c in status.get("conditions", ()))
+    key = (obj.get("kind"), meta.get("namespace"), meta.get("name"), meta.get("generation"),
+           status.get("observedGeneration"), status.get("phase"), conditions)  # fmt: skip
+    if key in seen:
+        return
+    seen.add(key)
+    trimmed = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    trimmed["metadata"].get("annotations", {}).pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    name = f"{meta.get('namespace')}-{obj.get('kind')}-{meta.get('name')}-{len(seen):03d}.yaml"
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / name).write_text(yaml.safe_dump(trimmed, sort_keys=False))
+
+
+def argocd_health(obj: dict[str, Any]) -> tuple[str, str]:
+    """(status, message) Argo CD shows for `obj`, from our health.lua for its kind."""
+    from stockops.gitops.lua_health import evaluate
+
+    health = evaluate((HEALTH_DIR / obj["kind"] / "health.lua").read_text(), obj)
+    return health.status, health.message
 
 
 def _tail(path: Path, lines: int = 60) -> str:
@@ -182,11 +212,14 @@ class Api:
         self.custom = k8s_client.CustomObjectsApi(cluster.admin)
         self.batch = k8s_client.BatchV1Api(cluster.admin)
         self.namespace = namespace
+        self._captured: set[tuple[Any, ...]] = set()
 
     def get(self, kind: str, name: str) -> dict[str, Any]:
-        return dict(
+        obj = dict(
             self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], name)
         )
+        _capture(obj, self._captured)
+        return obj
 
     def jobs(self, owner_uid: str | None = None) -> list[Any]:
         selector = (
@@ -337,6 +370,17 @@ def test_examples_train_wait_transfer_and_serve(
         "PhaseReady",
     } <= reasons
 
+    # Argo CD's view of the same objects (deploy/argocd health checks): Healthy once Ready; an
+    # Analysis no controller has answered yet is Progressing.
+    for name in ("gspc", *children):
+        obj = api.get("ParentModel" if name == "gspc" else "TickerModel", name)
+        assert argocd_health(obj)[0] == "Healthy", (name, argocd_health(obj))
+    apply_resource(
+        e2e_cluster, e2e_namespace, "Analysis", "aapl-outlook",
+        {"tickerModelRef": {"name": "aapl"}, "question": "Where is AAPL heading this week?"},
+    )  # fmt: skip
+    assert argocd_health(api.get("Analysis", "aapl-outlook"))[0] == "Progressing"
+
     metrics = operator.metrics()
     assert 'stockops_operator_objects{kind="TickerModel",phase="Ready"} 2.0' in metrics
     assert "stockops_operator_training_duration_seconds_count" in metrics
@@ -399,6 +443,7 @@ def test_failing_job_is_retried_then_failed(
     assert failed["status"]["training"]["attempt"] == 2
     (job,) = api.jobs(failed["metadata"]["uid"])
     assert job.status.failed == 2
+    assert argocd_health(failed) == ("Degraded", ready["message"])
 
 
 def test_operator_killed_mid_training_converges_without_duplicates(

@@ -133,7 +133,10 @@ def _sync_options(doc: dict[str, Any]) -> list[str]:
 
 def test_ignore_differences_name_only_our_kinds_and_only_what_the_operator_writes() -> None:
     kinds = _crd_kinds()
-    allowed_pointers = {"/metadata/annotations/stockops.io~1last-handled-configuration"}
+    allowed_pointers = {
+        "/metadata/annotations/stockops.io~1last-handled-configuration",
+        "/metadata/annotations/stockops.io~1kopf-managed",
+    }
     allowed_jq = {'.metadata.finalizers[] | select(. == "stockops.io/finalizer")'}
     seen = 0
     for name, doc in _apps().items():
