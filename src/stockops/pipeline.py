@@ -6,6 +6,7 @@ One function per use (`train_and_register`), so the three entry points cannot dr
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,10 @@ STATUS_BASELINE_KEYS = (
     "skill_vs_drift",
     "drift_rmse",
     "up_rate",
+    "interval_coverage",
+    "pinball",
+    "ewma_coverage",
+    "ewma_pinball",
 )
 
 
@@ -114,9 +119,16 @@ class TrainingSummary:
         }
 
 
-def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
+# Bytes of the termination message the per-step rows may take (the whole message must stay < 4 KiB).
+PER_HORIZON_BUDGET = 2300
+
+
+def _compact_per_horizon(
+    rows: list[dict[str, Any]], limit: int = 10, budget: int = PER_HORIZON_BUDGET
+) -> list[dict[str, Any]]:
     """The per-step metrics the CR status shows, rounded, unknown ones left out and capped at ``limit``
-    steps so the message stays < 4 KiB with intervals and baselines beside every skill."""
+    steps and at ``budget`` bytes of JSON, so the message stays < 4 KiB with intervals and baselines
+    beside every skill (the first steps are kept: they are the ones a daily user reads)."""
     fields = (
         "step",
         "rmse",
@@ -126,12 +138,22 @@ def _compact_per_horizon(rows: list[dict[str, Any]], limit: int = 10) -> list[di
         "directional_count",
         *STATUS_BASELINE_KEYS,
         "shrinkage",
+        "interval_low",
+        "interval_high",
     )
 
     def compact(value: Any) -> Any:
         return round(value, 6) if isinstance(value, float) else value
 
-    return [{f: compact(r[f]) for f in fields if r.get(f) is not None} for r in rows[:limit]]
+    kept: list[dict[str, Any]] = []
+    used = 2
+    for r in rows[:limit]:
+        row = {f: compact(r[f]) for f in fields if r.get(f) is not None}
+        used += len(json.dumps(row, separators=(",", ":"))) + 1
+        if used > budget:
+            break
+        kept.append(row)
+    return kept
 
 
 def train_and_register(
@@ -218,6 +240,10 @@ def train_and_register(
         if result.bundle.shrinkage is not None:
             for row, lam in zip(metrics["per_horizon"], result.bundle.shrinkage, strict=True):
                 row["shrinkage"] = lam
+        if result.bundle.interval_offsets is not None:
+            low, high = result.bundle.interval_offsets
+            for row, lo, hi in zip(metrics["per_horizon"], low, high, strict=True):
+                row["interval_low"], row["interval_high"] = lo, hi
         metrics.update(
             {
                 "ticker": request.ticker,

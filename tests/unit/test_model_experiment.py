@@ -191,3 +191,19 @@ def test_real_gspc_since_2015_trains_and_plots(ohlcv_dir: Path, tmp_path: Path) 
         result.test_predictions, tmp_path / "plots" / "prediction_vs_actual.png", title="^GSPC"
     )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_interval_comes_from_calibration_residuals_and_is_scored_on_test(
+    parent_result: ExperimentResult, tmp_path: Path
+) -> None:
+    from stockops.model.bundle import ModelBundle
+
+    bundle, report = parent_result.bundle, parent_result.report
+    low, high = bundle.interval_offsets
+    assert all(lo < 0 < hi for lo, hi in zip(low, high, strict=True))
+    assert report.interval_coverage is not None and 0.0 < report.interval_coverage <= 1.0
+    assert report.pinball is not None and report.ewma_pinball is not None and report.ewma_coverage is not None
+    pred = parent_result.test_predictions
+    inside = (pred.actual >= pred.low) & (pred.actual <= pred.high)
+    assert report.interval_coverage == pytest.approx(inside.mean())
+    assert ModelBundle.load(bundle.save(tmp_path / "b")).interval_offsets == bundle.interval_offsets

@@ -117,7 +117,10 @@ def answer(days: int = 2) -> dict[str, object]:
 
 def test_answer_carries_forecast_and_naive_side_by_side() -> None:
     a = answer()
-    assert a["forecast"] == [{"date": "2024-06-03", "close": 101.0}, {"date": "2024-06-04", "close": 102.5}]
+    assert a["forecast"] == [
+        {"date": "2024-06-03", "close": 101.0, "low": None, "high": None},
+        {"date": "2024-06-04", "close": 102.5, "low": None, "high": None},
+    ]
     assert a["naive"] == [{"date": "2024-06-03", "close": 100.0}, {"date": "2024-06-04", "close": 100.0}]
     assert (a["model_version"], a["as_of"], a["days"], a["risk"]) == ("3", "2024-05-31", 2, "medium")
 
@@ -134,6 +137,29 @@ def test_v2_outputs_are_rectangular_tensors() -> None:
     assert tensors["naive_close"].data.tolist() == [[100.0, 100.0], [100.0, 100.0]]
     assert tensors["cached"].data.tolist() == [False, True]
     assert tensors["risk"].datatype == "BYTES"
+
+
+def test_answers_carry_the_interval_per_step_in_v1_and_v2() -> None:
+    a = build_answer(
+        CONTEXT,
+        as_of=date(2024, 5, 31),
+        last_close=100.0,
+        dates=[date(2024, 6, 3), date(2024, 6, 4)],
+        closes=[101.0, 102.5],
+        risk=None,
+        realized_volatility=None,
+        lows=[98.0, 97.5],
+        highs=[104.0, 106.0],
+    )
+    assert [(p["low"], p["close"], p["high"]) for p in a["forecast"]] == [
+        (98.0, 101.0, 104.0),
+        (97.5, 102.5, 106.0),
+    ]
+    assert a["interval"] == {"low_quantile": 0.1, "high_quantile": 0.9}
+    tensors = {t.name: t for t in v2_output_tensors([a, answer()], [False, False])}
+    assert tensors["forecast_low"].data[0].tolist() == [98.0, 97.5]
+    assert tensors["forecast_high"].data[0].tolist() == [104.0, 106.0]
+    assert np.isnan(tensors["forecast_low"].data[1]).all()  # a model without an interval: NaN (null)
 
 
 def test_v2_outputs_refuse_mixed_horizons() -> None:

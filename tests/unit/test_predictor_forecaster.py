@@ -158,3 +158,12 @@ def test_local_cache_evicts_the_least_recently_used_and_expires() -> None:
 def test_local_cache_rejects_nonsense_sizes() -> None:
     with pytest.raises(ValueError, match="max_entries"):
         LocalPredictionCache(max_entries=0)
+
+
+def test_answers_carry_the_bundles_interval_around_the_shrunk_forecast() -> None:
+    with_interval = tiny_bundle()
+    with_interval.interval_offsets = ((-0.02,) * HORIZON, (0.03,) * HORIZON)
+    (answer,), _ = forecaster(with_interval, None, None).answer([LatestQuery(days=2)])
+    for point in answer["forecast"]:
+        assert point["low"] == pytest.approx(point["close"] * math.exp(-0.02), rel=1e-5)
+        assert point["high"] == pytest.approx(point["close"] * math.exp(0.03), rel=1e-5)

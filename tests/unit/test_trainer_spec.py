@@ -93,14 +93,18 @@ def test_termination_message_stays_under_the_kubelet_limit() -> None:
     per_horizon = [
         {"step": i, "rmse": 1.0 / 3, "mae": 0.1, "mape": 0.2, "naive_rmse": 0.5, "naive_mae": 0.4,
          "skill": 0.01, "directional_accuracy": 0.5, "skill_ci_low": -0.0123456, "skill_ci_high": 0.0234567,
-         "skill_vs_drift": -0.0012345, "drift_rmse": 0.5012345, "up_rate": 0.5345678, "shrinkage": 0.25}
+         "skill_vs_drift": -0.0012345, "drift_rmse": 0.5012345, "up_rate": 0.5345678, "shrinkage": 0.25,
+         "directional_count": 1234, "interval_coverage": 0.8123456, "pinball": 0.1234567,
+         "ewma_coverage": 0.7912345, "ewma_pinball": 0.1345678, "interval_low": -0.0234567,
+         "interval_high": 0.0245678}
         for i in range(1, 251)
     ]  # fmt: skip
     summary = TrainingSummary(
         ticker="AAPL", kind="child", model_name="stockops-aapl", model_version="3", run_id="r" * 32,
         promoted=True, promotion_reason="x" * 400, production_version="3", synthetic=False,
         data_source="csv:/data/AAPL.csv", data_as_of="2026-08-07", data_note=None,
-        metrics={"rmse": 1.0, "skill": 0.01, "per_horizon": per_horizon}, best_epoch=3, epochs_run=8,
+        metrics={"rmse": 1.0, "skill": 0.01, "per_horizon": per_horizon, **{k: 0.1234567 for k in per_horizon[0]
+                 if k != "step"}}, best_epoch=3, epochs_run=8,
         train_seconds=1.0,
     )  # fmt: skip
     message = json.dumps(summary.termination_message())
@@ -109,6 +113,8 @@ def test_termination_message_stays_under_the_kubelet_limit() -> None:
     expected = {
         "step": 1, "rmse": 0.333333, "naive_rmse": 0.5, "skill": 0.01, "directional_accuracy": 0.5,
         "skill_ci_low": -0.012346, "skill_ci_high": 0.023457, "skill_vs_drift": -0.001234,
-        "drift_rmse": 0.501235, "up_rate": 0.534568, "shrinkage": 0.25,
+        "drift_rmse": 0.501235, "up_rate": 0.534568, "shrinkage": 0.25, "directional_count": 1234,
+        "interval_coverage": 0.812346, "pinball": 0.123457, "ewma_coverage": 0.791234,
+        "ewma_pinball": 0.134568, "interval_low": -0.023457, "interval_high": 0.024568,
     }  # fmt: skip
-    assert rows[0] == expected and len(rows) == 10
+    assert rows[0] == expected and 5 <= len(rows) <= 10  # the default horizon fits in full

@@ -260,7 +260,11 @@ def predict(
         "synthetic": latest.synthetic or bool(bundle.synthetic),
         "data_source": latest.data_source,
         "data_note": latest.note,
-        "forecast": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.points],
+        "forecast": [
+            {"date": p.date.isoformat(), "close": float(p.close), "low": p.low, "high": p.high}
+            for p in forecast.points
+        ],
+        "interval": {"low_quantile": 0.1, "high_quantile": 0.9} if bundle.interval_offsets else None,
         "naive": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.naive],
         "no_edge": bundle.no_edge,
     }

@@ -50,7 +50,16 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
     table = Table(title=title, show_lines=False)
     table.add_column("step")
     columns = ("RMSE", "naive RMSE", "skill [95% CI]", "drift RMSE", "skill vs drift", "MAE", "MAPE %")
-    for col in (*columns, "dir. acc.", "dir. n", "always up", "lambda"):
+    for col in (
+        *columns,
+        "dir. acc.",
+        "dir. n",
+        "always up",
+        "cover 80%",
+        "pinball",
+        "EWMA pinball",
+        "lambda",
+    ):
         table.add_column(col, justify="right")
 
     def cells(row: dict[str, Any]) -> list[str]:
@@ -65,6 +74,9 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
             direction_cell(row),
             _fmt(row.get("directional_count")),
             _fmt(row.get("up_rate"), 3),
+            _fmt(row.get("interval_coverage"), 3),
+            _fmt(row.get("pinball")),
+            _fmt(row.get("ewma_pinball")),
         ]
 
     for row in metrics.get("per_horizon", []):
@@ -116,7 +128,15 @@ def forecast_table(payload: dict[str, Any]) -> Table:
     )
     table.add_column("date")
     table.add_column("forecast close", justify="right")
+    table.add_column("low 10%", justify="right")
+    table.add_column("high 90%", justify="right")
     table.add_column("naive (last close)", justify="right")
     for point, naive in zip(payload["forecast"], payload["naive"], strict=True):
-        table.add_row(point["date"], f"{point['close']:.2f}", f"{naive['close']:.2f}")
+        table.add_row(
+            point["date"],
+            f"{point['close']:.2f}",
+            _fmt(point.get("low"), 2),
+            _fmt(point.get("high"), 2),
+            f"{naive['close']:.2f}",
+        )
     return table

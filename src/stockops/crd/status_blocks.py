@@ -104,6 +104,28 @@ class HorizonMetrics(CrdModel):
         default=None,
         description="Lambda in [0, 1] the forecast is multiplied by (fitted on validation; 0 = random walk).",
     )
+    interval_coverage: float | None = Field(
+        default=None,
+        description="Share of test outcomes inside the 10-90 % prediction interval (nominal 0.80).",
+    )
+    pinball: float | None = Field(
+        default=None,
+        description="Mean 10/50/90 % pinball loss on the test part (price units; lower is better).",
+    )
+    ewma_coverage: float | None = Field(
+        default=None, description="Coverage of the EWMA-volatility Gaussian interval (the baseline)."
+    )
+    ewma_pinball: float | None = Field(
+        default=None, description="Pinball loss of the EWMA-volatility baseline."
+    )
+    interval_low: float | None = Field(
+        default=None,
+        description="10 % bound as a log-return offset from the forecast (calibration residuals).",
+    )
+    interval_high: float | None = Field(
+        default=None,
+        description="90 % bound as a log-return offset from the forecast (calibration residuals).",
+    )
 
 
 class MetricsStatus(CrdModel):
@@ -142,6 +164,20 @@ class MetricsStatus(CrdModel):
     )
     up_rate: float | None = Field(
         default=None, description="Directional accuracy of always forecasting 'up' (the base rate)."
+    )
+    interval_coverage: float | None = Field(
+        default=None,
+        description="Share of test outcomes inside the 10-90 % prediction interval (nominal 0.80).",
+    )
+    pinball: float | None = Field(
+        default=None,
+        description="Mean 10/50/90 % pinball loss on the test part (price units; lower is better).",
+    )
+    ewma_coverage: float | None = Field(
+        default=None, description="Coverage of the EWMA-volatility Gaussian interval (the baseline)."
+    )
+    ewma_pinball: float | None = Field(
+        default=None, description="Pinball loss of the EWMA-volatility baseline."
     )
     no_edge: bool | None = Field(
         default=None,

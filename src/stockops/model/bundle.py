@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from stockops.model.config import ModelConfig, TrainingConfig
+from stockops.model.intervals import INTERVAL_QUANTILES
 from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
 from stockops.model.training import predict
@@ -139,6 +140,13 @@ def _optional_date(value: Any) -> date | None:
     return None if value is None else date.fromisoformat(str(value))
 
 
+def _offsets(value: Any) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    if value is None:
+        return None
+    low, high = value
+    return tuple(float(v) for v in low), tuple(float(v) for v in high)
+
+
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -169,6 +177,9 @@ class ModelBundle:
     val_end: date | None = None  # last target day of the validation part
     test_end: date | None = None  # last target day of the test part
     refit_end: date | None = None  # last target day the served weights were refitted on (None: no refit)
+    # (low, high) log-return offsets per step added to the shrunk forecast: the 10 % / 90 % quantiles of
+    # the calibration residuals (stockops.model.intervals); None = no interval
+    interval_offsets: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     _network: LSTMForecaster | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -193,6 +204,13 @@ class ModelBundle:
                 problems.append(f"{len(self.shrinkage)} shrinkage lambdas for horizon {spec.horizon_days}")
             elif not all(0.0 <= v <= 1.0 for v in self.shrinkage):
                 problems.append(f"shrinkage lambdas must lie in [0, 1], got {list(self.shrinkage)}")
+        if self.interval_offsets is not None:
+            low, high = (tuple(float(v) for v in side) for side in self.interval_offsets)
+            self.interval_offsets = (low, high)
+            if len(low) != spec.horizon_days or len(high) != spec.horizon_days:
+                problems.append(f"interval offsets must have {spec.horizon_days} steps per bound")
+            elif any(lo > hi for lo, hi in zip(low, high, strict=True)):
+                problems.append(f"interval offsets low {list(low)} above high {list(high)}")
         if problems:
             raise BundleError(f"inconsistent model bundle for {self.ticker}: " + "; ".join(problems))
         self.state_dict = {k: v.detach().to("cpu").clone() for k, v in self.state_dict.items()}
@@ -234,6 +252,17 @@ class ModelBundle:
         scaled = predict(self._network, self.feature_scaler.transform(windows), device=device)
         return self.target_scaler.inverse_transform(scaled)
 
+    def interval_log_returns(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(low, high)`` 10 % / 90 % bounds around ``point`` (the shrunk forecast, ``(n, k <= horizon)``
+        steps from the first); None when the bundle has no interval."""
+        if self.interval_offsets is None:
+            return None
+        point = np.asarray(point, np.float64)
+        steps = point.shape[-1]
+        low = np.asarray(self.interval_offsets[0][:steps])
+        high = np.asarray(self.interval_offsets[1][:steps])
+        return point + low, point + high
+
     @property
     def no_edge(self) -> bool:
         """True when every step is shrunk to 0: the bundle forecasts exactly the random walk."""
@@ -257,6 +286,10 @@ class ModelBundle:
             "training_config": self.training_config.model_dump() if self.training_config else None,
             "shrinkage": list(self.shrinkage) if self.shrinkage is not None else None,
             "no_edge": self.no_edge,
+            "interval_quantiles": list(INTERVAL_QUANTILES) if self.interval_offsets is not None else None,
+            "interval_offsets": [list(side) for side in self.interval_offsets]
+            if self.interval_offsets is not None
+            else None,
             **{name: _iso(getattr(self, name)) for name in DATA_RANGE_FIELDS},
         }
 
@@ -331,6 +364,7 @@ class ModelBundle:
                 data_end=_optional_date(meta.get("data_end")),
                 training_config=TrainingConfig.model_validate(training) if training else None,
                 shrinkage=meta.get("shrinkage"),
+                interval_offsets=_offsets(meta.get("interval_offsets")),
                 **{name: _optional_date(meta.get(name)) for name in DATA_RANGE_FIELDS},
             )
         except BundleError:

@@ -19,7 +19,11 @@ and compare directly with the naive forecast (last close carried forward):
   rate that ``directional_accuracy`` has to beat; stocks rise on slightly more than half of all days);
 * ``skill_ci_low``/``skill_ci_high`` (and the same for ``skill_vs_drift``): a 95 % moving-block bootstrap
   interval (blocks of at least the horizon, fixed seed; :mod:`stockops.model.bootstrap`). A skill whose
-  interval straddles 0 is not evidence of an edge.
+  interval straddles 0 is not evidence of an edge;
+* with prediction intervals (:mod:`stockops.model.intervals`): ``interval_coverage`` of the 10-90 %
+  interval (nominal 0.80), ``interval_below_low``/``interval_below_high`` (nominal 0.10/0.90), the mean
+  10/50/90 % ``pinball`` loss in price units, and the same for the EWMA-volatility Gaussian baseline
+  (``ewma_coverage``, ``ewma_pinball``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stockops.model.baselines import random_walk_prices
 from stockops.model.bootstrap import DEFAULT_LEVEL, DEFAULT_REPS, DEFAULT_SEED, block_length, skill_interval
+from stockops.model.intervals import (
+    INTERVAL_QUANTILES,
+    coverage,
+    gaussian_quantiles,
+    mean_pinball,
+    share_below,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class SplitPredictions:
     last_close: np.ndarray  # (n,)
     predicted: np.ndarray  # (n, horizon) prices
     actual: np.ndarray  # (n, horizon) prices
+    low: np.ndarray | None = None  # (n, horizon) 10 % bound prices
+    high: np.ndarray | None = None  # (n, horizon) 90 % bound prices
 
     def to_frame(self) -> pd.DataFrame:
         """Long format: one row per (anchor, step) with predicted, actual and naive close."""
@@ -82,6 +95,12 @@ class HorizonMetrics(BaseModel):
     skill_vs_drift_ci_low: float | None = None
     skill_vs_drift_ci_high: float | None = None
     up_rate: float | None = Field(default=None, description="Always-up directional accuracy.")
+    interval_coverage: float | None = Field(default=None, description="Share inside the 10-90 % interval.")
+    interval_below_low: float | None = None
+    interval_below_high: float | None = None
+    pinball: float | None = Field(default=None, description="Mean 10/50/90 % pinball loss (price units).")
+    ewma_coverage: float | None = None
+    ewma_pinball: float | None = None
 
 
 class EvaluationReport(BaseModel):
@@ -108,6 +127,15 @@ class EvaluationReport(BaseModel):
     skill_vs_drift_ci_high: float | None = None
     up_rate: float | None = Field(default=None, description="Always-up directional accuracy (base rate).")
     train_drift: float = Field(default=0.0, description="Mean daily log return of the training targets.")
+    interval_quantiles: list[float] | None = Field(default=None, description="Quantiles of the interval.")
+    interval_coverage: float | None = Field(
+        default=None, description="Share of test (window, step) pairs inside the 10-90 % interval (0.80)."
+    )
+    interval_below_low: float | None = Field(default=None, description="Share at or below the 10 % bound.")
+    interval_below_high: float | None = Field(default=None, description="Share at or below the 90 % bound.")
+    pinball: float | None = Field(default=None, description="Mean 10/50/90 % pinball loss (price units).")
+    ewma_coverage: float | None = Field(default=None, description="Coverage of the EWMA Gaussian interval.")
+    ewma_pinball: float | None = Field(default=None, description="Pinball loss of the EWMA baseline.")
     bootstrap_block: int | None = Field(default=None, description="Block length (windows).")
     bootstrap_reps: int | None = None
     bootstrap_seed: int | None = None
@@ -145,6 +173,14 @@ class EvaluationReport(BaseModel):
         return {k: float(v) for k, v in flat.items() if v is not None}
 
 
+INTERVAL_FIELDS = (
+    "interval_coverage",
+    "interval_below_low",
+    "interval_below_high",
+    "pinball",
+    "ewma_coverage",
+    "ewma_pinball",
+)
 BASELINE_FIELDS = (
     "drift_rmse",
     "skill_vs_drift",
@@ -153,6 +189,7 @@ BASELINE_FIELDS = (
     "skill_vs_drift_ci_low",
     "skill_vs_drift_ci_high",
     "up_rate",
+    *INTERVAL_FIELDS,
 )
 
 
@@ -224,6 +261,31 @@ def _up_rate(true: np.ndarray) -> float | None:
     return None if total == 0 else float(((true > 0) & moved).sum()) / total
 
 
+def _interval_scores(
+    true_price: np.ndarray,
+    pred_price: np.ndarray,
+    base: np.ndarray,
+    interval: tuple[np.ndarray, np.ndarray] | None,
+    ewma_sigma: np.ndarray | None,
+) -> dict[str, float | None]:
+    """Coverage and pinball of the model's interval and of the EWMA baseline (any shape of pairs)."""
+    out: dict[str, float | None] = dict.fromkeys(INTERVAL_FIELDS)
+    q_low, q_high = INTERVAL_QUANTILES
+    if interval is not None:
+        low, high = base * np.exp(interval[0]), base * np.exp(interval[1])
+        out["interval_coverage"] = coverage(true_price, low, high)
+        out["interval_below_low"] = share_below(true_price, low)
+        out["interval_below_high"] = share_below(true_price, high)
+        out["pinball"] = mean_pinball(true_price, {q_low: low, 0.5: pred_price, q_high: high})
+    if ewma_sigma is not None:
+        low, high = base * np.exp(ewma_sigma[0]), base * np.exp(ewma_sigma[1])
+        out["ewma_coverage"] = coverage(true_price, low, high)
+        out["ewma_pinball"] = mean_pinball(
+            true_price, {q_low: low, 0.5: np.broadcast_to(base, true_price.shape), q_high: high}
+        )
+    return out
+
+
 def evaluate(
     pred_log_ret: np.ndarray,
     true_log_ret: np.ndarray,
@@ -233,10 +295,14 @@ def evaluate(
     train_drift: float = 0.0,
     bootstrap_reps: int = DEFAULT_REPS,
     seed: int = DEFAULT_SEED,
+    interval: tuple[np.ndarray, np.ndarray] | None = None,
+    ewma_sigma: np.ndarray | None = None,
 ) -> EvaluationReport:
     """Compare predictions with truth (and both random walks) in price units; ``dates`` are the anchors.
 
-    ``train_drift`` is the mean daily log return of the training part (the drift walk's slope)."""
+    ``train_drift`` is the mean daily log return of the training part (the drift walk's slope).
+    ``interval`` is the model's ``(low, high)`` 10 %/90 % log-return bounds ``(n, horizon)``; ``ewma_sigma``
+    the EWMA daily volatility at each anchor ``(n,)`` for the Gaussian baseline interval."""
     pred = np.asarray(pred_log_ret, dtype=np.float64)
     true = np.asarray(true_log_ret, dtype=np.float64)
     last_close = np.asarray(last_close, dtype=np.float64)
@@ -255,6 +321,28 @@ def evaluate(
     pct = 100.0 * np.abs(err) / true_price
     naive_pct = 100.0 * np.abs(naive_err) / true_price
     hit, counted = directional_hits(pred, true)
+    if interval is not None:
+        interval = (np.asarray(interval[0], np.float64), np.asarray(interval[1], np.float64))
+        if interval[0].shape != pred.shape or interval[1].shape != pred.shape:
+            raise ValueError(f"interval bounds must have shape {pred.shape}")
+    ewma = None
+    if ewma_sigma is not None:
+        sigma = np.asarray(ewma_sigma, np.float64)
+        if sigma.shape != (n,):
+            raise ValueError(f"ewma_sigma must have shape ({n},), got {sigma.shape}")
+        ewma = (
+            gaussian_quantiles(sigma, horizon, INTERVAL_QUANTILES[0]),
+            gaussian_quantiles(sigma, horizon, INTERVAL_QUANTILES[1]),
+        )
+
+    def step_intervals(k: int) -> dict[str, float | None]:
+        return _interval_scores(
+            true_price[:, k],
+            pred_price[:, k],
+            base[:, 0],
+            None if interval is None else (interval[0][:, k], interval[1][:, k]),
+            None if ewma is None else (ewma[0][:, k], ewma[1][:, k]),
+        )
 
     per_horizon = []
     for k in range(horizon):
@@ -273,6 +361,7 @@ def evaluate(
                 drift_rmse=drift_k,
                 skill_vs_drift=_skill(rmse_k, drift_k),
                 up_rate=_up_rate(true[:, k]),
+                **step_intervals(k),
                 **_intervals(
                     err[:, k] ** 2, naive_err[:, k] ** 2, drift_err[:, k] ** 2, block, bootstrap_reps, seed
                 ),
@@ -293,6 +382,8 @@ def evaluate(
         skill_vs_drift=_skill(rmse, drift_rmse),
         up_rate=_up_rate(true),
         train_drift=float(train_drift),
+        interval_quantiles=list(INTERVAL_QUANTILES) if interval is not None else None,
+        **_interval_scores(true_price, pred_price, base, interval, ewma),
         bootstrap_block=block,
         bootstrap_reps=bootstrap_reps,
         bootstrap_seed=seed,

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from stockops.model.bundle import TARGET_DESCRIPTION, FeatureSpec, ModelBundle
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
 from stockops.model.evaluation import EvaluationReport, SplitPredictions, evaluate
+from stockops.model.intervals import ewma_volatility, residual_offsets
 from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
 from stockops.model.shrinkage import ShrinkageFit, fit_shrinkage
@@ -269,11 +270,14 @@ def run_experiment(
         test_end=summary.test.last_target,
     )
     shrinkage = None
+    cal = calibration
     if train_cfg.shrinkage:
-        cal = calibration
         raw_cal = bundle.predict_raw_log_returns(windows.x[cal.start : cal.stop], device=fit_result.device)
         shrinkage = fit_shrinkage(raw_cal, windows.y[cal.start : cal.stop], min_t=train_cfg.shrinkage_min_t)
         bundle.shrinkage = shrinkage.lambdas
+    cal_point = bundle.predict_log_returns(windows.x[cal.start : cal.stop], device=fit_result.device)
+    offsets = residual_offsets(cal_point, windows.y[cal.start : cal.stop])
+    bundle.interval_offsets = (tuple(offsets[0]), tuple(offsets[1]))
 
     test = split.test
     x_test, y_test = windows.x[test.start : test.stop], windows.y[test.start : test.stop]
@@ -282,7 +286,18 @@ def run_experiment(
     pred = bundle.predict_log_returns(x_test, device=fit_result.device)
     anchor_dates = features.index[anchors]
     train_drift = float(np.mean(windows.y[split.train.start : split.train.stop, 0]))
-    report = evaluate(pred, y_test, last_close, anchor_dates, train_drift=train_drift, seed=train_cfg.seed)
+    daily = np.diff(np.log(closes), prepend=np.log(closes[0]))
+    sigma = ewma_volatility(daily, init_variance=float(np.mean(daily[1 : last_train_row + 1] ** 2)))
+    report = evaluate(
+        pred,
+        y_test,
+        last_close,
+        anchor_dates,
+        train_drift=train_drift,
+        seed=train_cfg.seed,
+        interval=bundle.interval_log_returns(pred),
+        ewma_sigma=sigma[anchors],
+    )
     target_rows = anchors[:, None] + np.arange(1, horizon + 1)[None, :]
     predictions = SplitPredictions(
         anchor_dates=anchor_dates,
@@ -290,6 +305,8 @@ def run_experiment(
         last_close=last_close,
         predicted=last_close[:, None] * np.exp(pred),
         actual=last_close[:, None] * np.exp(y_test),
+        low=last_close[:, None] * np.exp(pred + offsets[0][None, :]),
+        high=last_close[:, None] * np.exp(pred + offsets[1][None, :]),
     )
     return ExperimentResult(
         bundle=bundle,

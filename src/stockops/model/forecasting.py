@@ -35,6 +35,8 @@ class ForecastPoint(BaseModel):
 
     date: dt.date
     close: float
+    low: float | None = None  # 10 % bound (stockops.model.intervals); None: the model has no interval
+    high: float | None = None  # 90 % bound
 
 
 class Forecast(BaseModel):
@@ -117,11 +119,17 @@ def forecast_prices(
     log_returns = bundle.predict_log_returns(array[None, :, :])[0, :n_days]
     dates = trading_days_after(as_of_date, n_days)
     prices = close * np.exp(log_returns)
+    bounds = bundle.interval_log_returns(log_returns[None, :])
+    lows = [None] * n_days if bounds is None else [float(v) for v in close * np.exp(bounds[0][0])]
+    highs = [None] * n_days if bounds is None else [float(v) for v in close * np.exp(bounds[1][0])]
     return Forecast(
         ticker=bundle.ticker,
         as_of=as_of_date,
         last_close=close,
-        points=[ForecastPoint(date=d, close=float(p)) for d, p in zip(dates, prices, strict=True)],
+        points=[
+            ForecastPoint(date=d, close=float(p), low=lo, high=hi)
+            for d, p, lo, hi in zip(dates, prices, lows, highs, strict=True)
+        ],
         naive=[ForecastPoint(date=d, close=close) for d in dates],
         synthetic=bundle.synthetic,
     )

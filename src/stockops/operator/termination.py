@@ -85,8 +85,16 @@ _METRIC_KEYS = {
     "skill_vs_drift": "skillVsDrift",
     "drift_rmse": "driftRmse",
     "up_rate": "upRate",
+    "interval_coverage": "intervalCoverage",
+    "pinball": "pinball",
+    "ewma_coverage": "ewmaCoverage",
+    "ewma_pinball": "ewmaPinball",
 }
-_HORIZON_ONLY_KEYS = {"shrinkage": "shrinkage"}
+_HORIZON_ONLY_KEYS = {
+    "shrinkage": "shrinkage",
+    "interval_low": "intervalLow",
+    "interval_high": "intervalHigh",
+}
 _COUNT_KEYS = {"directional_count": "directionalCount"}
 
 

@@ -106,6 +106,8 @@ class Forecaster:
             last_close=forecast.last_close,
             dates=[p.date for p in forecast.points],
             closes=[p.close for p in forecast.points],
+            lows=[p.low for p in forecast.points],
+            highs=[p.high for p in forecast.points],
             risk=risk_label(volatility),
             realized_volatility=volatility,
         )

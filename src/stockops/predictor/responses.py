@@ -4,7 +4,9 @@ One answer per instance::
 
     {"ticker": "AAPL", "model_name": "stockops-aapl", "model_version": "3", "as_of": "2024-05-31",
      "days": 5, "last_close": 191.3,
-     "forecast": [{"date": "2024-06-03", "close": 192.1}, ...],   # model, next business days
+     "forecast": [{"date": "2024-06-03", "close": 192.1,          # model (median path), next sessions
+                   "low": 187.9, "high": 196.0}, ...],           # 10 % / 90 % bounds (null: none)
+     "interval": {"low_quantile": 0.1, "high_quantile": 0.9},
      "naive":    [{"date": "2024-06-03", "close": 191.3}, ...],   # random walk: last close carried
      "risk": "medium", "realized_volatility": 0.24,             # see stockops.predictor.risk
      "synthetic": false, "data_source": "csv:...", "no_edge": false, "cached": false}
@@ -27,6 +29,9 @@ from typing import Any
 import numpy as np
 
 from stockops.predictor.risk import RiskLabel
+
+# the interval's quantiles (stockops.model.intervals.INTERVAL_QUANTILES; that module is not imported here)
+INTERVAL_QUANTILES = (0.1, 0.9)
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,17 @@ def build_answer(
     closes: Sequence[float],
     risk: RiskLabel | None,
     realized_volatility: float | None,
+    lows: Sequence[float | None] | None = None,
+    highs: Sequence[float | None] | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready answer for one instance (without ``cached``)."""
+    """The JSON-ready answer for one instance (without ``cached``); ``lows``/``highs`` are the 10 % / 90 %
+    bounds per date (None: the model has no interval)."""
+    lows = list(lows) if lows is not None else [None] * len(dates)
+    highs = list(highs) if highs is not None else [None] * len(dates)
+
+    def price(value: float | None) -> float | None:
+        return None if value is None else round(float(value), 6)
+
     answer: dict[str, Any] = {
         "ticker": context.ticker,
         "model_name": context.model_name,
@@ -63,8 +77,10 @@ def build_answer(
         "days": len(dates),
         "last_close": round(float(last_close), 6),
         "forecast": [
-            {"date": d.isoformat(), "close": round(float(c), 6)} for d, c in zip(dates, closes, strict=True)
+            {"date": d.isoformat(), "close": round(float(c), 6), "low": price(lo), "high": price(hi)}
+            for d, c, lo, hi in zip(dates, closes, lows, highs, strict=True)
         ],
+        "interval": {"low_quantile": INTERVAL_QUANTILES[0], "high_quantile": INTERVAL_QUANTILES[1]},
         "naive": [{"date": d.isoformat(), "close": round(float(last_close), 6)} for d in dates],
         "risk": risk,
         "realized_volatility": None if realized_volatility is None else round(realized_volatility, 6),
@@ -92,8 +108,8 @@ class OutputTensor:
 def v2_output_tensors(answers: Sequence[dict[str, Any]], cached: Sequence[bool]) -> list[OutputTensor]:
     """V2 outputs, one row per instance; all answers have the same ``days`` (enforced by the parser).
 
-    ``forecast_date``/``forecast_close``/``naive_close`` are [n, days]; the rest are [n]. An unknown
-    volatility is NaN (JSON null) and an unknown risk the empty string.
+    ``forecast_date``/``forecast_close``/``forecast_low``/``forecast_high``/``naive_close`` are [n, days];
+    the rest are [n]. An unknown volatility or bound is NaN (JSON null), an unknown risk the empty string.
     """
     if not answers:
         raise ValueError("no answers to encode")
@@ -118,6 +134,8 @@ def v2_output_tensors(answers: Sequence[dict[str, Any]], cached: Sequence[bool])
             "FP64",
             np.array([[p["close"] for p in a["forecast"]] for a in answers], dtype=np.float64),
         ),
+        OutputTensor("forecast_low", "FP64", _bounds(answers, "low")),
+        OutputTensor("forecast_high", "FP64", _bounds(answers, "high")),
         OutputTensor(
             "naive_close",
             "FP64",
@@ -140,3 +158,9 @@ def v2_output_tensors(answers: Sequence[dict[str, Any]], cached: Sequence[bool])
         ),
         OutputTensor("cached", "BOOL", np.array(list(cached), dtype=bool)),
     ]
+
+
+def _bounds(answers: Sequence[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array(
+        [[np.nan if p.get(key) is None else p[key] for p in a["forecast"]] for a in answers], dtype=np.float64
+    )
