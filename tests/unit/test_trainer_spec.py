@@ -103,8 +103,8 @@ def test_termination_message_stays_under_the_kubelet_limit() -> None:
         ticker="AAPL", kind="child", model_name="stockops-aapl", model_version="3", run_id="r" * 32,
         promoted=True, promotion_reason="x" * 400, production_version="3", synthetic=False,
         data_source="csv:/data/AAPL.csv", data_as_of="2026-08-07", data_note=None,
-        metrics={"rmse": 1.0, "skill": 0.01, "per_horizon": per_horizon, **{k: 0.1234567 for k in per_horizon[0]
-                 if k != "step"}}, best_epoch=3, epochs_run=8,
+        metrics={"rmse": 1.0, "skill": 0.01, "per_horizon": per_horizon,
+                 **{k: 0.1234567 for k in per_horizon[0] if k != "step"}}, best_epoch=3, epochs_run=8,
         train_seconds=1.0,
     )  # fmt: skip
     message = json.dumps(summary.termination_message())
