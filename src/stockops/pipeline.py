@@ -115,6 +115,7 @@ class TrainingSummary:
             "metrics": {
                 **{k: self.metrics[k] for k in keep if k in self.metrics},
                 "per_horizon": _compact_per_horizon(self.metrics.get("per_horizon") or []),
+                "data_ranges": {k: v for k, v in (self.metrics.get("data_ranges") or {}).items() if v},
             },
         }
 
@@ -232,6 +233,10 @@ def train_and_register(
             on_epoch=epoch_logger(client, run_id),
             progress=progress,
         )
+        data_ranges = _data_ranges(result)
+        for name, value in data_ranges.items():
+            if value is not None:
+                client.set_tag(run_id, f"stockops.{name}", value)
         out = output_dir or settings.outputs_dir / naming.registered_model_name(request.ticker)
         out.mkdir(parents=True, exist_ok=True)
         plot_path = out / "prediction_vs_actual.png"
@@ -257,6 +262,8 @@ def train_and_register(
                 "parent": parent_label,
                 "shrinkage": result.shrinkage.to_dict() if result.shrinkage else None,
                 "no_edge": result.bundle.no_edge,
+                "data_ranges": data_ranges,
+                "refit": result.bundle.refit_end is not None,
                 "evaluated_on": "test split (chronological, never seen in training or early stopping)",
             }
         )
@@ -296,6 +303,20 @@ def train_and_register(
     )
 
 
+def _data_ranges(result: Any) -> dict[str, str | None]:
+    """Where each part ends (last target day): what the held-out metrics and the served weights saw."""
+    from stockops.model.bundle import DATA_RANGE_FIELDS
+
+    bundle = result.bundle
+    ranges = {name: _iso(getattr(bundle, name)) for name in DATA_RANGE_FIELDS}
+    ranges["parent_cutoff"] = _iso(result.parent_cutoff)
+    return ranges
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def inherited_provenance(
     data_synthetic: bool, data_note: str | None, *, parent_synthetic: bool, parent: str | None
 ) -> tuple[bool, str | None]:
@@ -329,7 +350,7 @@ def _compare_with_production(client: Any, ticker: str, result: Any) -> Any:
     seen = production.refit_end or production.val_end or production.data_end
     return compare_versions(
         production_version=version,
-        new_log_ret=result.bundle.predict_log_returns(test.x),
+        new_log_ret=test.predicted,  # the evaluation weights' forecast: the refit has seen these days
         production_log_ret=production.predict_log_returns(test.x),
         true_log_ret=test.y,
         last_close=test.last_close,

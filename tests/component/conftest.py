@@ -162,7 +162,7 @@ def register_small_model(ohlcv_dir: Path) -> Callable[..., Any]:
             model=ModelConfig(
                 hidden_size=8, num_layers=1, context_days=context_days, horizon_days=horizon_days
             ),
-            training=TrainingConfig(epochs=1, batch_size=64, num_threads=1),
+            training=TrainingConfig(epochs=1, batch_size=64, num_threads=1, refit=False),
             min_skill=-100.0,
         )
         summary = train_and_register(request, settings, output_dir=home / "outputs")

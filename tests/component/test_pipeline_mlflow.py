@@ -68,8 +68,19 @@ def test_parent_and_child_are_registered_with_artifacts(trained: dict, env: dict
         assert run.data.tags["stockops.synthetic"] == "false"
         assert "val_loss" in run.data.metrics and "progress_percent" in run.data.metrics
         assert run.data.params["model.context_days"] == "30"
+        # served weights refitted on all data; the evaluation weights kept beside them
+        assert "eval_weights.pt" in bundle_files and run.data.params["training.refit"] == "true"
+        ranges = summary["metrics"]["data_ranges"]
+        assert ranges["test_end"] <= ranges["refit_end"] == run.data.tags["stockops.refit_end"]
+        assert run.data.tags["stockops.train_end"] < run.data.tags["stockops.val_end"] < ranges["test_end"]
         # The gate (set to -100 here) promoted it:
         assert client.get_model_version_by_alias(summary["model_name"], "production").version == mv.version
+    cutoff = child["metrics"]["data_ranges"]["parent_cutoff"]
+    assert (
+        cutoff
+        == parent["metrics"]["data_ranges"]["eval_weights_end"]
+        < child["metrics"]["split"]["test"]["first_target"]
+    )
 
 
 def test_child_inherits_parent_shape_and_reports_test_split_only(trained: dict) -> None:
@@ -174,6 +185,7 @@ def test_trainer_entrypoint_trains_a_child_and_writes_the_termination_message(
     assert code == 0, message
     assert message["ok"] is True and message["model_name"] == "stockops-msft"
     assert {"rmse", "naive_rmse", "skill", "directional_accuracy"} <= set(message["metrics"])
+    assert {"train_end", "val_end", "test_end", "refit_end"} <= set(message["metrics"]["data_ranges"])
     runs = MlflowClient(env["MLFLOW_TRACKING_URI"]).search_runs(
         [MlflowClient(env["MLFLOW_TRACKING_URI"]).get_experiment_by_name("stockops").experiment_id],
         filter_string="tags.`stockops.job_name` = 'job-under-test'",

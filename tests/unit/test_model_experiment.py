@@ -19,13 +19,19 @@ from stockops.model.transfer import TransferError
 
 COLUMNS = ("ret", "ret5", "noise")
 MODEL = ModelConfig(hidden_size=8, num_layers=1, dropout=0.0, context_days=15, horizon_days=3)
-TRAIN = TrainingConfig(epochs=2, batch_size=64, num_threads=1)
+TRAIN = TrainingConfig(epochs=2, batch_size=64, num_threads=1, refit=False)
 
 
-def _frame(seed: int, days: int = 400, start: float = 100.0) -> pd.DataFrame:
+# Children start later than the parent (2018-01-01, 400 days): their test period must begin after the
+# parent's evaluation weights' last day (the end of its early-stopping part, 2019-03), or the transfer is
+# refused.
+CHILD_START = "2018-07-02"
+
+
+def _frame(seed: int, days: int = 400, start: float = 100.0, first_day: str = "2018-01-01") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     ret = rng.normal(0.0003, 0.01, days)
-    index = pd.bdate_range("2018-01-01", periods=days, name="date")
+    index = pd.bdate_range(first_day, periods=days, name="date")
     return pd.DataFrame(
         {
             "close": start * np.exp(np.cumsum(ret)),
@@ -118,7 +124,7 @@ def test_child_freeze_keeps_the_parents_lstm_and_fits_its_own_scalers(
 ) -> None:
     parent = parent_result.bundle
     child = _run(
-        _frame(1, days=300, start=20.0),
+        _frame(1, days=300, start=20.0, first_day=CHILD_START),
         ticker="AAPL",
         parent=parent,
         parent_version="4",
@@ -140,7 +146,10 @@ def test_child_freeze_keeps_the_parents_lstm_and_fits_its_own_scalers(
 
 def test_child_fine_tune_uses_the_lower_learning_rate(parent_result: ExperimentResult) -> None:
     child = _run(
-        _frame(2, days=300), ticker="MSFT", parent=parent_result.bundle, transfer=TransferConfig(epochs=1)
+        _frame(2, days=300, first_day=CHILD_START),
+        ticker="MSFT",
+        parent=parent_result.bundle,
+        transfer=TransferConfig(epochs=1),
     )
     assert child.bundle.training_config.learning_rate == pytest.approx(TRAIN.learning_rate * 0.1)
     assert child.bundle.transfer_strategy == "fine-tune"
@@ -177,7 +186,7 @@ def test_real_gspc_since_2015_trains_and_plots(ohlcv_dir: Path, tmp_path: Path) 
         ticker="^GSPC",
         feature_columns=MODEL_FEATURES,
         model_cfg=ModelConfig(hidden_size=32),
-        train_cfg=TrainingConfig(epochs=2, num_threads=1),
+        train_cfg=TrainingConfig(epochs=2, num_threads=1, refit=False),
         synthetic=history.synthetic,
     )
 
@@ -207,3 +216,61 @@ def test_the_interval_comes_from_calibration_residuals_and_is_scored_on_test(
     inside = (pred.actual >= pred.low) & (pred.actual <= pred.high)
     assert report.interval_coverage == pytest.approx(inside.mean())
     assert ModelBundle.load(bundle.save(tmp_path / "b")).interval_offsets == bundle.interval_offsets
+
+
+def test_refit_serves_weights_fitted_on_all_data_but_reports_the_held_out_metrics(
+    parent_result: ExperimentResult, tmp_path: Path
+) -> None:
+    from stockops.model.bundle import ModelBundle
+
+    refitted = _run(_frame(0), ticker="^GSPC", train_cfg=TRAIN.model_copy(update={"refit": True}))
+    bundle = refitted.bundle
+
+    assert bundle.refit_end == _frame(0).index[-1].date() and parent_result.bundle.refit_end is None
+    assert (bundle.train_end, bundle.val_end, bundle.test_end) == (
+        parent_result.bundle.train_end,
+        parent_result.bundle.val_end,
+        parent_result.bundle.test_end,
+    )
+    # the evaluation weights are the non-refit run's, and the served ones differ from them
+    assert all(torch.equal(bundle.eval_state_dict[k], v) for k, v in parent_result.bundle.state_dict.items())
+    assert not torch.equal(bundle.state_dict["head.2.weight"], bundle.eval_state_dict["head.2.weight"])
+    # metrics users see are held-out ones, the same as without the refit
+    assert refitted.report == parent_result.report
+    np.testing.assert_array_equal(refitted.test_set.predicted, parent_result.test_set.predicted)
+    assert bundle.shrinkage == parent_result.bundle.shrinkage
+    loaded = ModelBundle.load(bundle.save(tmp_path / "b"))
+    assert (tmp_path / "b" / "eval_weights.pt").is_file() and loaded.refit_end == bundle.refit_end
+    assert torch.equal(loaded.eval_state_dict["head.2.weight"], bundle.eval_state_dict["head.2.weight"])
+
+
+def test_a_child_is_evaluated_from_the_parents_evaluation_weights_and_served_from_its_refit(
+    parent_result: ExperimentResult,
+) -> None:
+    refitted = _run(_frame(0), ticker="^GSPC", train_cfg=TRAIN.model_copy(update={"refit": True})).bundle
+    freeze = TransferConfig(strategy="freeze", epochs=1)
+    child = _run(
+        _frame(1, days=300, first_day=CHILD_START),
+        ticker="AAPL",
+        parent=refitted,
+        transfer=freeze,
+        train_cfg=TRAIN.model_copy(update={"refit": True}),
+    )
+    served, evaluated = child.bundle.state_dict, child.bundle.eval_state_dict
+    lstm = [k for k in served if k.startswith("lstm.")]
+    assert all(torch.equal(evaluated[k], refitted.eval_state_dict[k]) for k in lstm)
+    assert all(torch.equal(served[k], refitted.state_dict[k]) for k in lstm)
+    assert child.parent_cutoff == refitted.eval_weights_end < child.split.test.first_target
+    assert refitted.eval_weights_end == _run(_frame(0), ticker="^GSPC").split.early_stopping.last_target
+
+
+def test_a_parent_that_has_seen_the_childs_test_days_is_refused_naming_both_dates(
+    parent_result: ExperimentResult,
+) -> None:
+    from stockops.model.transfer import ParentOverlapError
+
+    parent = parent_result.bundle
+    with pytest.raises(ParentOverlapError) as caught:
+        _run(_frame(1, days=300), ticker="AAPL", parent=parent, transfer=TransferConfig(epochs=1))
+    message = str(caught.value)
+    assert str(parent.eval_weights_end) in message and "test period starts 2018-1" in message

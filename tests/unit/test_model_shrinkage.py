@@ -114,7 +114,7 @@ def test_lambdas_outside_zero_one_are_refused() -> None:
 # -- leakage guards: on data with no information the shrunk model is the random walk -----------------
 
 MODEL = ModelConfig(hidden_size=8, num_layers=1, dropout=0.0, context_days=10, horizon_days=2)
-TRAIN = TrainingConfig(epochs=8, batch_size=64, num_threads=1, patience=8)
+TRAIN = TrainingConfig(epochs=8, batch_size=64, num_threads=1, patience=8, refit=False)
 
 
 def _frame(returns: np.ndarray, feature: np.ndarray) -> pd.DataFrame:

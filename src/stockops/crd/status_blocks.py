@@ -186,6 +186,28 @@ class MetricsStatus(CrdModel):
     per_horizon: list[HorizonMetrics] | None = Field(
         default=None, max_length=60, description="The same metrics per forecast step."
     )
+    train_end: str | None = Field(
+        default=None, max_length=10, description="Last target day of the train part."
+    )
+    val_end: str | None = Field(default=None, max_length=10, description="Last target day of validation.")
+    test_end: str | None = Field(
+        default=None, max_length=10, description="Last target day of the test part these metrics are on."
+    )
+    refit_end: str | None = Field(
+        default=None,
+        max_length=10,
+        description="Last target day the served weights were refitted on (unset: the evaluated weights).",
+    )
+    eval_weights_end: str | None = Field(
+        default=None,
+        max_length=10,
+        description="Last target day the evaluated weights depend on (train + early-stopping part).",
+    )
+    parent_cutoff: str | None = Field(
+        default=None,
+        max_length=10,
+        description="Last day the parent's evaluation weights saw (before this model's test period).",
+    )
 
 
 class MlflowStatus(CrdModel):

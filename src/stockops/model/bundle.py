@@ -37,11 +37,12 @@ from stockops.model.scaling import StandardScaler
 from stockops.model.training import predict
 
 BUNDLE_FORMAT_VERSION = 1
-WEIGHTS_FILE = "weights.pt"
+WEIGHTS_FILE = "weights.pt"  # the served weights (refitted on all data when refit_end is set)
+EVAL_WEIGHTS_FILE = "eval_weights.pt"  # the evaluation weights, fitted before the test part (refit only)
 SCALER_FILE = "scaler.json"
 FEATURE_SPEC_FILE = "feature_spec.json"
 BUNDLE_FILE = "bundle.json"
-DATA_RANGE_FIELDS = ("train_end", "val_end", "test_end", "refit_end")
+DATA_RANGE_FIELDS = ("train_end", "val_end", "test_end", "refit_end", "eval_weights_end")
 TARGET_DESCRIPTION = "cumulative log return ln(close[t+k] / close[t]) for k = 1..horizon_days"
 
 
@@ -180,6 +181,12 @@ class ModelBundle:
     # (low, high) log-return offsets per step added to the shrunk forecast: the 10 % / 90 % quantiles of
     # the calibration residuals (stockops.model.intervals); None = no interval
     interval_offsets: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    # weights of the evaluation run when state_dict holds the serving refit (children transfer from them
+    # for their own evaluation, stockops.model.transfer.check_parent_overlap); None: no refit
+    eval_state_dict: dict[str, torch.Tensor] | None = None
+    # last target day the evaluation weights depend on (train + early-stopping part; the calibration part
+    # only sets lambdas and intervals, which a child does not inherit)
+    eval_weights_end: date | None = None
     _network: LSTMForecaster | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -214,6 +221,8 @@ class ModelBundle:
         if problems:
             raise BundleError(f"inconsistent model bundle for {self.ticker}: " + "; ".join(problems))
         self.state_dict = {k: v.detach().to("cpu").clone() for k, v in self.state_dict.items()}
+        if self.eval_state_dict is not None:
+            self.eval_state_dict = {k: v.detach().to("cpu").clone() for k, v in self.eval_state_dict.items()}
 
     # -- the network -----------------------------------------------------------------------------
 
@@ -300,6 +309,10 @@ class ModelBundle:
         weights_tmp = directory / f".{WEIGHTS_FILE}.tmp"
         torch.save(self.state_dict, weights_tmp)
         os.replace(weights_tmp, directory / WEIGHTS_FILE)
+        if self.eval_state_dict is not None:
+            eval_tmp = directory / f".{EVAL_WEIGHTS_FILE}.tmp"
+            torch.save(self.eval_state_dict, eval_tmp)
+            os.replace(eval_tmp, directory / EVAL_WEIGHTS_FILE)
         _atomic_write_json(
             directory / SCALER_FILE,
             {"feature": self.feature_scaler.to_dict(), "target": self.target_scaler.to_dict()},
@@ -345,6 +358,13 @@ class ModelBundle:
             isinstance(v, torch.Tensor) for v in state_dict.values()
         ):
             raise BundleError(f"{weights_path} must hold a state_dict (name -> tensor)")
+        eval_state_dict = None
+        eval_path = directory / EVAL_WEIGHTS_FILE
+        if eval_path.is_file():
+            try:
+                eval_state_dict = torch.load(eval_path, map_location="cpu", weights_only=True)
+            except Exception as exc:  # torch raises many types for a corrupt file
+                raise BundleError(f"{eval_path} is not a readable torch state_dict: {exc}") from exc
         bundle_path = directory / BUNDLE_FILE
         try:
             training = meta.get("training_config")
@@ -365,6 +385,7 @@ class ModelBundle:
                 training_config=TrainingConfig.model_validate(training) if training else None,
                 shrinkage=meta.get("shrinkage"),
                 interval_offsets=_offsets(meta.get("interval_offsets")),
+                eval_state_dict=eval_state_dict,
                 **{name: _optional_date(meta.get(name)) for name in DATA_RANGE_FIELDS},
             )
         except BundleError:

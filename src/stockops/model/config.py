@@ -54,6 +54,13 @@ class TrainingConfig(BaseModel):
     shrinkage_min_t: float = Field(
         default=1.96, ge=0.0, le=100.0, description="HAC t-statistic a lambda needs to be kept (else 0)."
     )
+    refit: bool = Field(
+        default=True,
+        description=(
+            "After evaluation, refit the served weights on all data (best epoch count and learning-rate "
+            "schedule of the evaluation run, same lambdas and intervals); the metrics stay held-out ones."
+        ),
+    )
 
     @model_validator(mode="after")
     def _leave_room_for_training(self) -> TrainingConfig:

@@ -30,8 +30,8 @@ from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
 from stockops.model.shrinkage import ShrinkageFit, fit_shrinkage
 from stockops.model.splits import Split, chronological_split, split_validation
-from stockops.model.training import EpochStats, FitResult, fit, seed_everything
-from stockops.model.transfer import prepare_transfer
+from stockops.model.training import EpochStats, FitResult, fit, refit, seed_everything
+from stockops.model.transfer import check_parent_overlap, prepare_transfer
 from stockops.model.windows import Windows, make_windows
 
 __all__ = [
@@ -84,6 +84,7 @@ class TestSet:
 
     x: np.ndarray  # (n, context, f) raw features
     y: np.ndarray  # (n, horizon) true cumulative log returns
+    predicted: np.ndarray  # (n, horizon) the evaluation weights' shrunk forecast (never the refit's)
     last_close: np.ndarray  # (n,)
     anchor_dates: pd.DatetimeIndex  # (n,)
     target_dates: np.ndarray  # (n, horizon) datetime64
@@ -99,6 +100,7 @@ class ExperimentResult:
     shrinkage: ShrinkageFit | None = None  # None when disabled
     train_drift: float = 0.0  # mean daily log return of the training targets (the drift baseline)
     test_set: TestSet | None = None
+    parent_cutoff: date | None = None  # last day the parent's evaluation weights saw (children)
 
 
 def _check_frame(features: pd.DataFrame, feature_columns: Sequence[str], ticker: str) -> None:
@@ -157,6 +159,38 @@ def _default_feature_version() -> str:
     from stockops.data.features import FEATURE_SET_VERSION
 
     return FEATURE_SET_VERSION
+
+
+def _refit_for_serving(
+    bundle: ModelBundle,
+    windows: Windows,
+    part: Callable[[range], tuple[np.ndarray, np.ndarray]],
+    train_cfg: TrainingConfig,
+    evaluation_fit: FitResult,
+    *,
+    parent: ModelBundle | None,
+    transfer: TransferConfig | None,
+    spec: FeatureSpec,
+    model_cfg: ModelConfig,
+    device: str | None,
+) -> None:
+    """Refit the served weights on every window (targets up to the last session of the frame).
+
+    Epoch count and learning-rate schedule are those early stopping chose on the evaluation run; the
+    lambdas, interval offsets and scalers stay (fitted on data the evaluation weights never trained on;
+    the scalers being the train part's, both weight sets read the same inputs). A child starts from the
+    parent's served weights. The evaluation weights are kept as ``eval_state_dict``.
+    """
+    rates = [stats.lr for stats in evaluation_fit.history[: max(1, evaluation_fit.best_epoch)]]
+    seed_everything(train_cfg.seed)
+    if parent is not None and transfer is not None:
+        network = prepare_transfer(parent, transfer.strategy, spec, model_cfg)
+    else:
+        network = LSTMForecaster(spec.n_features, model_cfg)
+    refit(network, part(range(0, len(windows))), train_cfg, rates, device=device)
+    bundle.eval_state_dict = bundle.state_dict
+    bundle.state_dict = {k: v.detach().to("cpu").clone() for k, v in network.state_dict().items()}
+    bundle._network = None  # forecasts from now on use the served weights
 
 
 def run_experiment(
@@ -226,9 +260,13 @@ def run_experiment(
         context_days=context,
         horizon_days=horizon,
     )
+    summary = _split_summary(split, windows, features.index, horizon, early_val, calibration)
+    parent_cutoff = None
     seed_everything(train_cfg.seed)  # the initial weights are part of what the seed fixes
     if parent is not None and transfer is not None:
-        network = prepare_transfer(parent, transfer.strategy, spec, model_cfg)
+        network = prepare_transfer(parent, transfer.strategy, spec, model_cfg, evaluation=True)
+        # evaluated from the parent's evaluation weights, which must predate this child's test days
+        parent_cutoff = check_parent_overlap(parent, summary.test.first_target)
         model_cfg = network.config
         train_cfg = train_cfg.model_copy(
             update={
@@ -249,7 +287,6 @@ def run_experiment(
         progress=progress,
     )
 
-    summary = _split_summary(split, windows, features.index, horizon, early_val, calibration)
     bundle = ModelBundle(
         ticker=ticker,
         model_config=model_cfg,
@@ -267,6 +304,7 @@ def run_experiment(
         training_config=train_cfg,
         train_end=summary.train.last_target,
         val_end=summary.val.last_target,
+        eval_weights_end=summary.early_stopping.last_target if summary.early_stopping else None,
         test_end=summary.test.last_target,
     )
     shrinkage = None
@@ -298,6 +336,20 @@ def run_experiment(
         interval=bundle.interval_log_returns(pred),
         ewma_sigma=sigma[anchors],
     )
+    if train_cfg.refit:
+        _refit_for_serving(
+            bundle,
+            windows,
+            part,
+            train_cfg,
+            fit_result,
+            parent=parent,
+            transfer=transfer,
+            spec=spec,
+            model_cfg=model_cfg,
+            device=device,
+        )
+        bundle.refit_end = features.index[-1].date()
     target_rows = anchors[:, None] + np.arange(1, horizon + 1)[None, :]
     predictions = SplitPredictions(
         anchor_dates=anchor_dates,
@@ -316,9 +368,11 @@ def run_experiment(
         split=summary,
         shrinkage=shrinkage,
         train_drift=train_drift,
+        parent_cutoff=parent_cutoff,
         test_set=TestSet(
             x=x_test,
             y=y_test,
+            predicted=pred,
             last_close=last_close,
             anchor_dates=anchor_dates,
             target_dates=predictions.target_dates,

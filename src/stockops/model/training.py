@@ -263,3 +263,77 @@ def _fit(
         device=str(target),
         stopped_early=stopped_early,
     )
+
+
+def refit(
+    model: nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    cfg: TrainingConfig,
+    learning_rates: list[float],
+    *,
+    device: str | torch.device | None = None,
+) -> FitResult:
+    """Train ``model`` in place for exactly ``len(learning_rates)`` epochs, epoch ``e`` at rate
+    ``learning_rates[e]``: the serving refit on all data, replaying the epoch count and the
+    learning-rate schedule that early stopping chose on the evaluation run (there is no validation part
+    left to choose them again). Same seeding, optimiser, batching and clipping as :func:`fit`."""
+    if not learning_rates:
+        raise ValueError("refit needs at least one epoch (one learning rate)")
+    previous_threads = torch.get_num_threads()
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        started = time.perf_counter()
+        seed_everything(cfg.seed)
+        target = resolve_device(device)
+        model.to(target)
+        x_train, y_train = _as_tensors(train, "train", target)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        if not trainable:
+            raise TrainingError("the model has no trainable parameters (everything is frozen)")
+        optimizer = torch.optim.AdamW(trainable, lr=learning_rates[0], weight_decay=cfg.weight_decay)
+        loss_fn = nn.MSELoss()
+        shuffle = torch.Generator().manual_seed(cfg.seed)
+        n_train = x_train.shape[0]
+        history: list[EpochStats] = []
+        for epoch, lr in enumerate(learning_rates, start=1):
+            epoch_started = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            order = torch.randperm(n_train, generator=shuffle).to(target)
+            running = 0.0
+            for start in range(0, n_train, cfg.batch_size):
+                index = order[start : start + cfg.batch_size]
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x_train[index]), y_train[index])
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+                optimizer.step()
+                running += float(loss.detach()) * index.shape[0]
+            train_loss = running / n_train
+            if not math.isfinite(train_loss):
+                raise TrainingError(f"loss became non-finite at refit epoch {epoch}; lower the learning rate")
+            history.append(
+                EpochStats(
+                    epoch=epoch,
+                    epochs=len(learning_rates),
+                    train_loss=train_loss,
+                    val_loss=math.nan,
+                    lr=lr,
+                    seconds=time.perf_counter() - epoch_started,
+                    best_epoch=epoch,
+                )
+            )
+        model.eval()
+        return FitResult(
+            best_epoch=len(learning_rates),
+            best_val_loss=math.nan,
+            epochs_run=len(learning_rates),
+            history=history,
+            seconds=time.perf_counter() - started,
+            device=str(target),
+        )
+    finally:
+        torch.set_num_threads(previous_threads)

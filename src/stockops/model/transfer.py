@@ -16,6 +16,8 @@ every difference.
 
 from __future__ import annotations
 
+from datetime import date
+
 from stockops.model.bundle import FeatureSpec, ModelBundle
 from stockops.model.config import ModelConfig, TransferStrategy
 from stockops.model.network import LSTMForecaster
@@ -42,16 +44,53 @@ def transfer_incompatibilities(
     return problems
 
 
+class ParentOverlapError(TransferError):
+    """The parent's evaluation weights have seen days of the child's test period."""
+
+
+def check_parent_overlap(parent: ModelBundle, child_test_start: date) -> date:
+    """The last day the parent's evaluation weights were fitted on; raises :class:`ParentOverlapError`
+    unless it lies before ``child_test_start`` (the child's first test target day).
+
+    A child evaluated from parent weights that saw its test days would be scored partly in-sample (the
+    parent learned the market on those days). The cut-off is the last day the parent's evaluation
+    weights depend on: its train part plus the early-stopping half of validation
+    (``eval_weights_end``; the later half only calibrated lambdas and intervals, which a child does not
+    inherit). Older bundles fall back to the validation end, and without a recorded split to the data
+    end.
+    """
+    if parent.eval_state_dict is not None or parent.refit_end is None:
+        cutoff = parent.eval_weights_end or parent.val_end or parent.data_end
+    else:
+        cutoff = parent.refit_end
+    if cutoff is None:
+        raise ParentOverlapError(
+            f"parent {parent.ticker} records no data range, so it cannot be shown to predate the child's "
+            f"test period (starting {child_test_start}); retrain the parent"
+        )
+    if cutoff >= child_test_start:
+        raise ParentOverlapError(
+            f"parent {parent.ticker}'s evaluation weights were fitted on data up to {cutoff}, but the "
+            f"child's test period starts {child_test_start}: the child would be evaluated on days the "
+            f"parent has seen; use a parent trained on data ending before {child_test_start} (data.end) "
+            f"or a child with more recent data"
+        )
+    return cutoff
+
+
 def prepare_transfer(
     parent: ModelBundle,
     strategy: TransferStrategy,
     child_feature_spec: FeatureSpec,
     child_model_config: ModelConfig | None = None,
+    *,
+    evaluation: bool = False,
 ) -> LSTMForecaster:
     """A network for the child, holding the parent's weights, with ``strategy`` applied.
 
-    The network uses the parent's shape; ``child_model_config`` (if given) must match it in every shape
-    field and contributes its dropout. Returned in train mode on CPU.
+    ``evaluation`` picks the parent's evaluation weights (fitted before its test part) instead of its
+    served, refitted ones. The network uses the parent's shape; ``child_model_config`` (if given) must
+    match it in every shape field and contributes its dropout. Returned in train mode on CPU.
     """
     if strategy not in ("freeze", "fine-tune"):
         raise TransferError(f"unknown transfer strategy {strategy!r}; use 'freeze' or 'fine-tune'")
@@ -65,7 +104,8 @@ def prepare_transfer(
         config = config.model_copy(update={"dropout": child_model_config.dropout})
     network = LSTMForecaster(child_feature_spec.n_features, config)
     try:
-        network.load_state_dict(parent.state_dict, strict=True)
+        weights = parent.eval_state_dict if evaluation and parent.eval_state_dict else parent.state_dict
+        network.load_state_dict(weights, strict=True)
     except RuntimeError as exc:
         raise TransferError(f"parent {parent.ticker} weights do not fit its own model config: {exc}") from exc
     for parameter in network.lstm.parameters():

@@ -96,6 +96,14 @@ _HORIZON_ONLY_KEYS = {
     "interval_high": "intervalHigh",
 }
 _COUNT_KEYS = {"directional_count": "directionalCount"}
+_RANGE_KEYS = {
+    "train_end": "trainEnd",
+    "val_end": "valEnd",
+    "test_end": "testEnd",
+    "refit_end": "refitEnd",
+    "eval_weights_end": "evalWeightsEnd",
+    "parent_cutoff": "parentCutoff",
+}
 
 
 def _count(value: object) -> int | None:
@@ -130,6 +138,11 @@ def metrics_to_status(metrics: dict[str, Any]) -> dict[str, Any]:
         per_horizon.append(entry)
     if per_horizon:
         out["perHorizon"] = per_horizon[:60]
+    ranges = metrics.get("data_ranges")
+    if isinstance(ranges, dict):
+        for key, wire in _RANGE_KEYS.items():
+            if isinstance(ranges.get(key), str):
+                out[wire] = ranges[key][:10]
     if isinstance(metrics.get("no_edge"), bool):
         out["noEdge"] = metrics["no_edge"]
     return out
