@@ -108,7 +108,7 @@ def test_a_broad_filter_inserted_later_does_not_bring_a_listed_warning_back(
             "mlflow.pyfunc.utils.data_validation",
         ),
         ("/usr/lib/python3/dist-packages/dask/dataframe/x.py", "dask.dataframe.x"),
-        ("/work/script.py", "script"),
+        ("project/script.py", "script"),  # outside any installed package: its file name
     ],
 )
 def test_module_names_come_from_the_installed_path(filename: str, module: str) -> None:
