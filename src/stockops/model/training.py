@@ -145,6 +145,35 @@ def _progress_bar(enabled: bool) -> Progress:
     )
 
 
+def _train_epoch(
+    model: nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    trainable: list[nn.Parameter],
+    shuffle: torch.Generator,
+    cfg: TrainingConfig,
+) -> float:
+    """One pass over the training part in a seeded random order; the mean training loss.
+
+    Shared by `fit` and `refit`, so the serving refit optimises exactly as the evaluated run did."""
+    model.train()
+    n_train = x_train.shape[0]
+    order = torch.randperm(n_train, generator=shuffle).to(x_train.device)
+    running = 0.0
+    for start in range(0, n_train, cfg.batch_size):
+        index = order[start : start + cfg.batch_size]
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x_train[index]), y_train[index])
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        optimizer.step()
+        running += float(loss.detach()) * index.shape[0]
+    return running / n_train
+
+
 def fit(
     model: nn.Module,
     train: tuple[np.ndarray, np.ndarray],
@@ -197,7 +226,6 @@ def _fit(
     )
     loss_fn = nn.MSELoss()
     shuffle = torch.Generator().manual_seed(cfg.seed)
-    n_train = x_train.shape[0]
 
     best_val = math.inf
     best_epoch = 0
@@ -210,19 +238,7 @@ def _fit(
         for epoch in range(1, cfg.epochs + 1):
             epoch_started = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
-            model.train()
-            order = torch.randperm(n_train, generator=shuffle).to(target)
-            running = 0.0
-            for start in range(0, n_train, cfg.batch_size):
-                index = order[start : start + cfg.batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x_train[index]), y_train[index])
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-                optimizer.step()
-                running += float(loss.detach()) * index.shape[0]
-            train_loss = running / n_train
+            train_loss = _train_epoch(model, x_train, y_train, optimizer, loss_fn, trainable, shuffle, cfg)
             val_loss = evaluate_loss(model, x_val, y_val)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingError(
@@ -294,25 +310,12 @@ def refit(
         optimizer = torch.optim.AdamW(trainable, lr=learning_rates[0], weight_decay=cfg.weight_decay)
         loss_fn = nn.MSELoss()
         shuffle = torch.Generator().manual_seed(cfg.seed)
-        n_train = x_train.shape[0]
         history: list[EpochStats] = []
         for epoch, lr in enumerate(learning_rates, start=1):
             epoch_started = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            model.train()
-            order = torch.randperm(n_train, generator=shuffle).to(target)
-            running = 0.0
-            for start in range(0, n_train, cfg.batch_size):
-                index = order[start : start + cfg.batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x_train[index]), y_train[index])
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-                optimizer.step()
-                running += float(loss.detach()) * index.shape[0]
-            train_loss = running / n_train
+            train_loss = _train_epoch(model, x_train, y_train, optimizer, loss_fn, trainable, shuffle, cfg)
             if not math.isfinite(train_loss):
                 raise TrainingError(f"loss became non-finite at refit epoch {epoch}; lower the learning rate")
             history.append(
