@@ -97,11 +97,11 @@ def trading_sessions_after(as_of: dt.date, days: int) -> list[dt.date]:
     built, sessions = _stored_sessions()
     found = sessions_after(sessions, as_of, days)
     if found is None and built < dt.date.today():  # past an old list's end: a newer one reaches further
-        found = sessions_after(_stored_sessions(fresh=True)[1], as_of, days)
+        built, sessions = _stored_sessions(fresh=True)
+        found = sessions_after(sessions, as_of, days)
     if found is not None:
         return found
-    calendar = nyse_calendar()
-    first, last = calendar.first_session, calendar.last_session
+    first, last = (str(sessions[0]), str(sessions[-1])) if len(sessions) else ("-", "-")
     log.info("%s is outside the %s calendar (%s..%s); using business days", as_of, EXCHANGE, first, last)
     base = pd.Timestamp(as_of)
     return [(base + BDay(k)).date() for k in range(1, days + 1)]
