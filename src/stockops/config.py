@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         return self.home_dir / "mlartifacts"
 
     @property
+    def cache_dir(self) -> Path:
+        """Answers one-shot commands keep between calls (registry, windows, calendar); safe to delete."""
+        return self.home_dir / "cache"
+
+    @property
     def outputs_dir(self) -> Path:
         return self.home_dir / "outputs"
 

@@ -146,14 +146,14 @@ def _cached_window(
     import hashlib
     import json
 
-    from stockops.featurestore.layout import ONLINE_DB_PATH
+    from stockops.featurestore.layout import ONLINE_DB_PATH, ticker_file_stem
     from stockops.featurestore.store import store_dir_from_settings
     from stockops.stamped_cache import ANSWER, StampedCache, file_stamp
 
     online_db = store_dir_from_settings(settings) / ONLINE_DB_PATH
-    cache = StampedCache(root=settings.home_dir / "cache" / "windows", stamp=file_stamp(online_db))
+    cache = StampedCache(root=settings.cache_dir / "windows", stamp=file_stamp(online_db))
     digest = hashlib.sha256(repr(columns).encode()).hexdigest()[:12]
-    key = f"{ticker.upper().lstrip('^')}-{context_days}-{digest}"
+    key = f"{ticker_file_stem(ticker)}-{context_days}-{digest}"  # ^GSPC and GSPC stay apart
     entry = cache.lookup(key)
     if entry is not None:
         meta = json.loads((entry / ANSWER).read_text())

@@ -59,6 +59,10 @@ class StampedCache:
         entry = self.root / self.stamp / key
         return entry if (entry / ANSWER).is_file() else None
 
+    def fetch(self, key: str, fill: Callable[[Path], None]) -> Path | None:
+        """The entry for ``key``, filled now if missing; None only when the cache is disabled."""
+        return self.lookup(key) or self.store(key, fill)
+
     def store(self, key: str, fill: Callable[[Path], None]) -> Path | None:
         """Build an entry with ``fill(tmp_dir)`` (which must write ``answer.json``) and move it in place."""
         if self.stamp is None:

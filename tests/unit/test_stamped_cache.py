@@ -87,3 +87,17 @@ def test_lookup_keys_separate_versions_aliases_and_kinds() -> None:
     }
     assert len(keys) == 4
     assert lookup_key("bundle", "stockops-aapl", None, None) == "bundle/stockops-aapl/alias-production"
+
+
+def test_fetch_fills_once_then_reuses_the_entry(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def fill(tmp: Path) -> None:
+        calls.append(1)
+        (tmp / ANSWER).write_text("1")
+
+    cache = StampedCache(tmp_path / "cache", "aaaa")
+    first = cache.fetch("k", fill)
+    assert first is not None and cache.fetch("k", fill) == first
+    assert calls == [1]
+    assert StampedCache(tmp_path / "cache", None).fetch("k", fill) is None and calls == [1]

@@ -50,7 +50,7 @@ def _sessions_file() -> Path:
     from stockops.config import load_settings
 
     release = package_version("exchange-calendars")
-    return load_settings().home_dir / "cache" / "calendar" / f"{EXCHANGE}-{release}.json"
+    return load_settings().cache_dir / "calendar" / f"{EXCHANGE}-{release}.json"
 
 
 def _sessions_from_calendar() -> np.ndarray:

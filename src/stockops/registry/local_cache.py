@@ -18,12 +18,11 @@ from stockops.stamped_cache import ANSWER, StampedCache, file_stamp
 if TYPE_CHECKING:
     from stockops.model.bundle import ModelBundle
 
-CACHE_SUBDIR = Path("cache") / "registry"
 LOCAL_DB = "mlflow.db"
 
 
 def registry_cache(settings: Settings) -> StampedCache:
-    root = settings.home_dir / CACHE_SUBDIR
+    root = settings.cache_dir / "registry"
     if settings.mlflow_tracking_uri:  # a server: its changes are invisible from here
         return StampedCache(root=root, stamp=None)
     return StampedCache(root=root, stamp=file_stamp(settings.home_dir / LOCAL_DB))
@@ -43,16 +42,14 @@ def cached_bundle(
 
     cache = registry_cache(settings)
     key = lookup_key("bundle", model_name, version, alias)
-    entry = cache.lookup(key)
-    if entry is None:
 
-        def fill(tmp: Path) -> None:
-            _, resolved = _load_bundle(settings, model_name, version, alias, dst=tmp)  # -> tmp/bundle
-            (tmp / ANSWER).write_text(json.dumps({"version": resolved}))
+    def fill(tmp: Path) -> None:
+        _, resolved = _load_bundle(settings, model_name, version, alias, dst=tmp)  # -> tmp/bundle
+        (tmp / ANSWER).write_text(json.dumps({"version": resolved}))
 
-        entry = cache.store(key, fill)
-        if entry is None:
-            return _load_bundle(settings, model_name, version, alias, dst=None)
+    entry = cache.fetch(key, fill)
+    if entry is None:  # a tracking server: no cache
+        return _load_bundle(settings, model_name, version, alias, dst=None)
     answer = json.loads((entry / ANSWER).read_text())
     return ModelBundle.load(entry / "bundle"), str(answer["version"])
 
@@ -63,15 +60,13 @@ def cached_metrics(
     """The metrics JSON logged with a registered version; MLflow only when the cache misses."""
     cache = registry_cache(settings)
     key = lookup_key("metrics", model_name, version, alias)
-    entry = cache.lookup(key)
+
+    def fill(tmp: Path) -> None:
+        (tmp / ANSWER).write_text(json.dumps(_fetch_metrics(settings, model_name, version, alias)))
+
+    entry = cache.fetch(key, fill)
     if entry is None:
-
-        def fill(tmp: Path) -> None:
-            (tmp / ANSWER).write_text(json.dumps(_fetch_metrics(settings, model_name, version, alias)))
-
-        entry = cache.store(key, fill)
-        if entry is None:
-            return _fetch_metrics(settings, model_name, version, alias)
+        return _fetch_metrics(settings, model_name, version, alias)
     return dict(json.loads((entry / ANSWER).read_text()))
 
 
