@@ -140,6 +140,17 @@ def forecast_window(
     return _read_window(ticker, columns, context_days, settings, source_spec=source_spec)
 
 
+def recent_closes(ticker: str, sessions: int, settings: Settings, *, until: date) -> pd.Series:
+    """The last ``sessions`` closes up to ``until`` from the offline store the window was cut from (for
+    the fan chart's history; a file read, no Feast)."""
+    from stockops.featurestore.layout import StoreLayout
+    from stockops.featurestore.offline import stored_closes
+    from stockops.featurestore.store import store_dir_from_settings
+
+    layout = StoreLayout(store_dir_from_settings(settings))
+    return stored_closes(ticker, sessions, layout=layout, until=until)
+
+
 def _cached_window(
     ticker: str, columns: tuple[str, ...], context_days: int, settings: Settings
 ) -> ForecastWindow:

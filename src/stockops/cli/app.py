@@ -235,6 +235,13 @@ def predict(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Also write the fan chart (history, median, 10-90 %, naive) PNG.")
+    ] = False,
+    plot_path: Annotated[
+        Path | None,
+        typer.Option("--plot-path", help="Where --plot writes (implies --plot; default outputs/predict/)."),
+    ] = None,
 ) -> None:
     """Dated business-day forecast from the production version, with the naive baseline beside it.
 
@@ -268,6 +275,14 @@ def predict(
         "naive": [{"date": p.date.isoformat(), "close": float(p.close)} for p in forecast.naive],
         "no_edge": bundle.no_edge,
     }
+    if plot or plot_path is not None:
+        from stockops.cli.forecast_plot import write_forecast_plot
+
+        with one_line_errors():
+            written = write_forecast_plot(
+                settings, forecast, no_edge=bundle.no_edge, version=resolved, path=plot_path
+            )
+        payload["plot_path"] = str(written)
     if as_json:
         typer.echo(json.dumps(payload, indent=2))
         return
@@ -278,6 +293,8 @@ def predict(
     if bundle.no_edge:
         console.print("[yellow]note:[/] no edge over the random walk: the forecast is the last close")
     console.print(forecast_table(payload))
+    if "plot_path" in payload:
+        console.print(f"fan chart: {payload['plot_path']}")
 
 
 @app.command("demo")

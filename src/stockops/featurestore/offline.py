@@ -17,8 +17,10 @@ import pyarrow.parquet as pq
 from stockops.data.features import FEATURE_SET_VERSION
 from stockops.data.validation import normalize_ticker
 from stockops.featurestore.errors import FeatureStoreEmpty, UnusableFeaturesError
+from stockops.featurestore.layout import StoreLayout
 from stockops.featurestore.store import StockFeatureStore
 from stockops.featurestore.tables import (
+    CLOSE,
     CREATED,
     DAILY_FEATURES,
     DATA_SOURCE,
@@ -69,6 +71,30 @@ def stored_features(ticker: str, *, store: StockFeatureStore) -> StoredFeatures:
         feature_set_version=str(table.column(FEATURE_SET_VERSION_COLUMN)[0]),
         ingested_at=max(table.column(CREATED).to_pylist()),
     )
+
+
+def stored_closes(ticker: str, sessions: int, *, layout: StoreLayout, until: date) -> pd.Series:
+    """The last ``sessions`` stored closes of ``ticker`` up to ``until`` (inclusive), oldest first.
+
+    For charts beside a forecast (its history part): one parquet read of two columns, no Feast, so a
+    `stockops predict --plot` stays as quick as the forecast itself. The closes are the rows the window
+    was cut from, so the last one is the window's ``last_close`` when ``until`` is its as-of date.
+    Raises `FeatureStoreEmpty` when nothing is stored up to ``until``.
+    """
+    if sessions < 1:
+        raise ValueError(f"sessions must be at least 1, got {sessions}")
+    ticker = normalize_ticker(ticker)
+    path = layout.daily_file(ticker)
+    if not path.is_file():
+        raise FeatureStoreEmpty(ticker, layout.root)
+    table = pq.read_table(path, columns=[EVENT_TIMESTAMP, CLOSE])
+    stamps = pd.DatetimeIndex(table.column(EVENT_TIMESTAMP).to_pandas())
+    index = pd.DatetimeIndex(stamps.tz_convert("UTC").tz_localize(None).normalize(), name="date")
+    closes = pd.Series(table.column(CLOSE).to_numpy(), index=index, name=CLOSE).sort_index()
+    closes = closes[closes.index <= pd.Timestamp(until)]
+    if closes.empty:
+        raise FeatureStoreEmpty(ticker, layout.root, f"no closes stored up to {until}")
+    return closes.iloc[-sessions:]
 
 
 def list_stored(*, store: StockFeatureStore) -> list[StoredFeatures]:
