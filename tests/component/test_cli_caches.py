@@ -11,7 +11,7 @@ import pytest
 from stockops.config import Settings
 from stockops.data.sources import CsvSource
 from stockops.feature_access import forecast_window, open_feature_store, refresh
-from stockops.registry.local_cache import cached_bundle, cached_metrics
+from stockops.registry.local_cache import cached_forecast_bundle, cached_metrics
 
 pytestmark = pytest.mark.component
 
@@ -20,16 +20,16 @@ def test_the_production_alias_follows_a_new_registration(register_small_model: A
     home = tmp_path / "home"
     settings = Settings(home=home)
     first = register_small_model("MSFT", home=home)
-    bundle, version = cached_bundle(settings, "stockops-msft")
+    bundle, version = cached_forecast_bundle(settings, "stockops-msft")
     assert version == first.model_version
     assert cached_metrics(settings, "stockops-msft")["model_version"] == first.model_version
     assert any((home / "cache" / "registry").iterdir())  # the answer was kept
-    again, same = cached_bundle(settings, "stockops-msft")  # served from the cache
+    again, same = cached_forecast_bundle(settings, "stockops-msft")  # served from the cache
     assert same == version and again.feature_spec == bundle.feature_spec
 
     second = register_small_model("MSFT", home=home)  # writes the SQLite store: the cache is void
     assert second.model_version != first.model_version
-    assert cached_bundle(settings, "stockops-msft")[1] == second.model_version
+    assert cached_forecast_bundle(settings, "stockops-msft")[1] == second.model_version
     assert cached_metrics(settings, "stockops-msft")["model_version"] == second.model_version
     assert cached_metrics(settings, "stockops-msft", version=first.model_version)["model_version"] == (
         first.model_version

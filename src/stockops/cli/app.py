@@ -248,13 +248,13 @@ def predict(
     The input window comes from the online feature store, as the predictor's does."""
     from stockops.feature_access import forecast_window
     from stockops.model.forecasting import forecast_prices
-    from stockops.registry.local_cache import cached_bundle
+    from stockops.registry.local_cache import cached_forecast_bundle
     from stockops.registry.naming import registered_model_name
 
     with one_line_errors():
         settings = load_settings()
         name = registered_model_name(ticker)
-        bundle, resolved = cached_bundle(settings, name, version)
+        bundle, resolved = cached_forecast_bundle(settings, name, version)
         spec = bundle.feature_spec
         latest = forecast_window(ticker, spec.columns, spec.context_days, settings, source_spec=source)
         forecast = forecast_prices(bundle, latest.window, latest.last_close, latest.as_of, days)

@@ -20,7 +20,6 @@ survives refactors of the Python class. ``bundle.json`` is written last: a direc
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,126 +29,31 @@ from typing import Any
 import numpy as np
 import torch
 
+from stockops.model.bundle_format import (
+    BUNDLE_FILE,
+    BUNDLE_FORMAT_VERSION,
+    DATA_RANGE_FIELDS,
+    EVAL_WEIGHTS_FILE,
+    FEATURE_SPEC_FILE,
+    SCALER_FILE,
+    TARGET_DESCRIPTION,
+    WEIGHTS_FILE,
+    BundleError,
+    FeatureSpec,
+    all_shrunk_to_zero,
+    atomic_write_json,
+    interval_bounds,
+    interval_offsets_from_json,
+    iso_date,
+    optional_date,
+    read_json,
+    shrunk,
+)
 from stockops.model.config import ModelConfig, TrainingConfig
 from stockops.model.intervals import INTERVAL_QUANTILES
 from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
 from stockops.model.training import predict
-
-BUNDLE_FORMAT_VERSION = 1
-WEIGHTS_FILE = "weights.pt"  # the served weights (refitted on all data when refit_end is set)
-EVAL_WEIGHTS_FILE = "eval_weights.pt"  # the evaluation weights, fitted before the test part (refit only)
-SCALER_FILE = "scaler.json"
-FEATURE_SPEC_FILE = "feature_spec.json"
-BUNDLE_FILE = "bundle.json"
-DATA_RANGE_FIELDS = ("train_end", "val_end", "test_end", "refit_end", "eval_weights_end")
-TARGET_DESCRIPTION = "cumulative log return ln(close[t+k] / close[t]) for k = 1..horizon_days"
-
-
-class BundleError(Exception):
-    """A model bundle is missing, incomplete, corrupt or inconsistent; the message names the file."""
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """What the model consumes: which feature columns (in order), of which feature-set version, and the
-    window shape. Two models are interchangeable inputs-wise exactly when their specs are equal."""
-
-    columns: tuple[str, ...]
-    version: str
-    context_days: int
-    horizon_days: int
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(self.columns))
-        if not self.columns:
-            raise ValueError("feature spec needs at least one column")
-        if len(set(self.columns)) != len(self.columns):
-            raise ValueError(f"feature spec columns must be unique, got {self.columns}")
-        if self.context_days < 1 or self.horizon_days < 1:
-            raise ValueError(
-                f"context_days and horizon_days must be >= 1, got {self.context_days}, {self.horizon_days}"
-            )
-
-    @property
-    def n_features(self) -> int:
-        return len(self.columns)
-
-    def differences(self, other: FeatureSpec) -> list[str]:
-        """Human-readable differences, e.g. ``["context_days: 60 != 30"]``; empty when equal."""
-        diffs = []
-        for name in ("columns", "version", "context_days", "horizon_days"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine != theirs:
-                if name == "columns":
-                    missing = [c for c in mine if c not in theirs]
-                    extra = [c for c in theirs if c not in mine]
-                    detail = (
-                        f"only in first {missing}, only in second {extra}" if missing or extra else "order"
-                    )
-                    diffs.append(f"columns differ ({detail}): {list(mine)} != {list(theirs)}")
-                else:
-                    diffs.append(f"{name}: {mine!r} != {theirs!r}")
-        return diffs
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "columns": list(self.columns),
-            "version": self.version,
-            "context_days": self.context_days,
-            "horizon_days": self.horizon_days,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
-        try:
-            return cls(
-                columns=tuple(str(c) for c in data["columns"]),
-                version=str(data["version"]),
-                context_days=int(data["context_days"]),
-                horizon_days=int(data["horizon_days"]),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(
-                f"feature spec needs columns, version, context_days, horizon_days: {exc!r}"
-            ) from exc
-
-
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
-
-
-def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    _atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise BundleError(f"model bundle is missing {path.name} (expected at {path})")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"model bundle file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BundleError(f"model bundle file {path} must hold a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _optional_date(value: Any) -> date | None:
-    return None if value is None else date.fromisoformat(str(value))
-
-
-def _offsets(value: Any) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    if value is None:
-        return None
-    low, high = value
-    return tuple(float(v) for v in low), tuple(float(v) for v in high)
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 @dataclass(eq=False)
@@ -240,10 +144,7 @@ class ModelBundle:
     def predict_log_returns(self, windows: np.ndarray, *, device: str | None = None) -> np.ndarray:
         """``windows`` ``(n, context_days, n_features)`` of RAW features (in spec column order) ->
         ``(n, horizon_days)`` cumulative log returns of close[t+k] vs close[t], shrinkage applied."""
-        raw = self.predict_raw_log_returns(windows, device=device)
-        if self.shrinkage is None:
-            return raw
-        return raw * np.asarray(self.shrinkage, dtype=np.float64)[None, :]
+        return shrunk(self.predict_raw_log_returns(windows, device=device), self.shrinkage)
 
     def predict_raw_log_returns(self, windows: np.ndarray, *, device: str | None = None) -> np.ndarray:
         """The network's forecast before shrinkage (what the lambdas are fitted on)."""
@@ -262,20 +163,13 @@ class ModelBundle:
         return self.target_scaler.inverse_transform(scaled)
 
     def interval_log_returns(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(low, high)`` 10 % / 90 % bounds around ``point`` (the shrunk forecast, ``(n, k <= horizon)``
-        steps from the first); None when the bundle has no interval."""
-        if self.interval_offsets is None:
-            return None
-        point = np.asarray(point, np.float64)
-        steps = point.shape[-1]
-        low = np.asarray(self.interval_offsets[0][:steps])
-        high = np.asarray(self.interval_offsets[1][:steps])
-        return point + low, point + high
+        """``(low, high)`` 10 % / 90 % bounds around ``point`` (see `interval_bounds`)."""
+        return interval_bounds(point, self.interval_offsets)
 
     @property
     def no_edge(self) -> bool:
         """True when every step is shrunk to 0: the bundle forecasts exactly the random walk."""
-        return self.shrinkage is not None and all(v == 0.0 for v in self.shrinkage)
+        return all_shrunk_to_zero(self.shrinkage)
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -299,7 +193,7 @@ class ModelBundle:
             "interval_offsets": [list(side) for side in self.interval_offsets]
             if self.interval_offsets is not None
             else None,
-            **{name: _iso(getattr(self, name)) for name in DATA_RANGE_FIELDS},
+            **{name: iso_date(getattr(self, name)) for name in DATA_RANGE_FIELDS},
         }
 
     def save(self, directory: Path) -> Path:
@@ -313,12 +207,12 @@ class ModelBundle:
             eval_tmp = directory / f".{EVAL_WEIGHTS_FILE}.tmp"
             torch.save(self.eval_state_dict, eval_tmp)
             os.replace(eval_tmp, directory / EVAL_WEIGHTS_FILE)
-        _atomic_write_json(
+        atomic_write_json(
             directory / SCALER_FILE,
             {"feature": self.feature_scaler.to_dict(), "target": self.target_scaler.to_dict()},
         )
-        _atomic_write_json(directory / FEATURE_SPEC_FILE, self.feature_spec.to_dict())
-        _atomic_write_json(directory / BUNDLE_FILE, self.metadata())
+        atomic_write_json(directory / FEATURE_SPEC_FILE, self.feature_spec.to_dict())
+        atomic_write_json(directory / BUNDLE_FILE, self.metadata())
         return directory
 
     @classmethod
@@ -327,7 +221,7 @@ class ModelBundle:
         directory = Path(directory)
         if not directory.is_dir():
             raise BundleError(f"model bundle directory {directory} does not exist")
-        meta = _read_json(directory / BUNDLE_FILE)
+        meta = read_json(directory / BUNDLE_FILE)
         if meta.get("format_version") != BUNDLE_FORMAT_VERSION:
             raise BundleError(
                 f"{directory / BUNDLE_FILE} has format_version {meta.get('format_version')!r}, "
@@ -335,11 +229,11 @@ class ModelBundle:
             )
         spec_path = directory / FEATURE_SPEC_FILE
         try:
-            spec = FeatureSpec.from_dict(_read_json(spec_path))
+            spec = FeatureSpec.from_dict(read_json(spec_path))
         except ValueError as exc:
             raise BundleError(f"{spec_path} is invalid: {exc}") from exc
         scaler_path = directory / SCALER_FILE
-        scalers = _read_json(scaler_path)
+        scalers = read_json(scaler_path)
         try:
             feature_scaler = StandardScaler.from_dict(scalers["feature"])
             target_scaler = StandardScaler.from_dict(scalers["target"])
@@ -380,13 +274,13 @@ class ModelBundle:
                 parent_version=meta.get("parent_version"),
                 transfer_strategy=meta.get("transfer_strategy"),
                 target=str(meta.get("target", TARGET_DESCRIPTION)),
-                data_start=_optional_date(meta.get("data_start")),
-                data_end=_optional_date(meta.get("data_end")),
+                data_start=optional_date(meta.get("data_start")),
+                data_end=optional_date(meta.get("data_end")),
                 training_config=TrainingConfig.model_validate(training) if training else None,
                 shrinkage=meta.get("shrinkage"),
-                interval_offsets=_offsets(meta.get("interval_offsets")),
+                interval_offsets=interval_offsets_from_json(meta.get("interval_offsets")),
                 eval_state_dict=eval_state_dict,
-                **{name: _optional_date(meta.get(name)) for name in DATA_RANGE_FIELDS},
+                **{name: optional_date(meta.get(name)) for name in DATA_RANGE_FIELDS},
             )
         except BundleError:
             raise

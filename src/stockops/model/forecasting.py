@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BDay
 from pydantic import BaseModel, ConfigDict
 
-from stockops.model.bundle import ModelBundle
+from stockops.model.bundle_format import FeatureSpec
+
+
+class Forecastable(Protocol):
+    """What a forecast needs from a model: ``ModelBundle`` (torch) and ``ForecastBundle`` (numpy) both are."""
+
+    ticker: str
+    synthetic: bool
+    feature_spec: FeatureSpec
+
+    def predict_log_returns(self, windows: np.ndarray) -> np.ndarray: ...
+
+    def interval_log_returns(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None: ...
 
 
 class ForecastInputError(ValueError):
@@ -77,7 +89,7 @@ def trading_days_after(as_of: dt.date, days: int) -> list[dt.date]:
 
 
 def validate_forecast_inputs(
-    bundle: ModelBundle, window: Any, last_close: Any, as_of: Any, days: Any
+    bundle: Forecastable, window: Any, last_close: Any, as_of: Any, days: Any
 ) -> tuple[np.ndarray, float, dt.date, int]:
     """Checked and normalised ``(window, last_close, as_of, days)``; raises :class:`ForecastInputError`."""
     horizon = bundle.feature_spec.horizon_days
@@ -111,7 +123,7 @@ def validate_forecast_inputs(
 
 
 def forecast_prices(
-    bundle: ModelBundle, window: np.ndarray, last_close: float, as_of: dt.date, days: int
+    bundle: Forecastable, window: np.ndarray, last_close: float, as_of: dt.date, days: int
 ) -> Forecast:
     """Forecast closes for the next ``days`` trading sessions after ``as_of`` from one raw feature window
     ``(context_days, n_features)`` whose last row is ``as_of``, whose close was ``last_close``."""

@@ -1,5 +1,8 @@
 """Registry answers for one-shot CLI commands, cached until the embedded SQLite store changes.
 
+``predict`` reads a :class:`ForecastBundle` (numpy weights, no torch) kept beside the cached answer, so
+a warm ``stockops predict`` imports neither MLflow nor torch.
+
 See `stockops.stamped_cache` for why this is safe: against the embedded store every registration or
 alias move rewrites ``mlflow.db``, so a cached (bundle, version) or metrics JSON is reused only while
 the file is unchanged. With ``MLFLOW_TRACKING_URI`` set the server is always asked.
@@ -8,6 +11,7 @@ the file is unchanged. With ``MLFLOW_TRACKING_URI`` set the server is always ask
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +21,7 @@ from stockops.stamped_cache import ANSWER, StampedCache, file_stamp
 
 if TYPE_CHECKING:
     from stockops.model.bundle import ModelBundle
+    from stockops.model.forecast_bundle import ForecastBundle
 
 LOCAL_DB = "mlflow.db"
 
@@ -34,24 +39,28 @@ def lookup_key(kind: str, model_name: str, version: str | None, alias: str | Non
     return f"{kind}/{model_name}/{which}"
 
 
-def cached_bundle(
+def cached_forecast_bundle(
     settings: Settings, model_name: str, version: str | None = None, alias: str | None = None
-) -> tuple[ModelBundle, str]:
-    """(bundle, version) of a registered model; MLflow is imported only when the cache misses."""
-    from stockops.model.bundle import ModelBundle
+) -> tuple[ForecastBundle, str]:
+    """(forecast bundle, version): the torch-free serving subset; the full bundle is loaded (with torch
+    and MLflow) only when the cache misses, or every time against a tracking server."""
+    from stockops.model.forecast_bundle import ForecastBundle
 
     cache = registry_cache(settings)
-    key = lookup_key("bundle", model_name, version, alias)
+    key = lookup_key("forecast", model_name, version, alias)
 
     def fill(tmp: Path) -> None:
-        _, resolved = _load_bundle(settings, model_name, version, alias, dst=tmp)  # -> tmp/bundle
+        bundle, resolved = _load_bundle(settings, model_name, version, alias, dst=tmp / "download")
+        ForecastBundle.from_model_bundle(bundle).save(tmp / "forecast")
+        shutil.rmtree(tmp / "download", ignore_errors=True)
         (tmp / ANSWER).write_text(json.dumps({"version": resolved}))
 
     entry = cache.fetch(key, fill)
-    if entry is None:  # a tracking server: no cache
-        return _load_bundle(settings, model_name, version, alias, dst=None)
+    if entry is None:
+        bundle, resolved = _load_bundle(settings, model_name, version, alias, dst=None)
+        return ForecastBundle.from_model_bundle(bundle), resolved
     answer = json.loads((entry / ANSWER).read_text())
-    return ModelBundle.load(entry / "bundle"), str(answer["version"])
+    return ForecastBundle.load(entry / "forecast"), str(answer["version"])
 
 
 def cached_metrics(
