@@ -8,7 +8,15 @@ import torch
 
 from stockops.model.config import ModelConfig, TrainingConfig
 from stockops.model.network import LSTMForecaster
-from stockops.model.training import EpochStats, TrainingError, evaluate_loss, fit, predict, seed_everything
+from stockops.model.training import (
+    Anchor,
+    EpochStats,
+    TrainingError,
+    evaluate_loss,
+    fit,
+    predict,
+    seed_everything,
+)
 
 CFG = ModelConfig(hidden_size=32, num_layers=1, dropout=0.0, context_days=8, horizon_days=2)
 
@@ -104,3 +112,40 @@ def test_predict_returns_float64_in_eval_mode() -> None:
     model = LSTMForecaster(3, CFG)
     out = predict(model, np.zeros((3, 8, 3), dtype=np.float32))
     assert out.shape == (3, 2) and out.dtype == np.float64 and not model.training
+
+
+def _distance(model: torch.nn.Module, anchor: dict[str, torch.Tensor]) -> float:
+    return float(sum(torch.sum((p.detach() - anchor[n]) ** 2) for n, p in model.named_parameters()))
+
+
+def test_l2_sp_keeps_a_fine_tuned_model_near_its_start() -> None:
+    train, val = _noise()
+    cfg = TrainingConfig(epochs=6, batch_size=16, learning_rate=0.01, patience=10, num_threads=1)
+    seed_everything(0)
+    start = LSTMForecaster(3, CFG).state_dict()
+
+    def tuned(alpha: float) -> tuple[float, list[EpochStats]]:
+        model = LSTMForecaster(3, CFG)
+        model.load_state_dict(start)
+        anchor = Anchor.of(model, alpha) if alpha > 0 else None
+        result = fit(model, train, val, cfg, anchor=anchor)
+        return _distance(model, start), result.history
+
+    free, free_history = tuned(0.0)
+    pulled, pulled_history = tuned(1.0)
+
+    assert pulled < 0.2 * free  # the penalty holds the weights near the anchor ...
+    assert pulled > 0.0  # ... without freezing them
+    assert free_history[-1].train_loss < pulled_history[-1].train_loss  # free to overfit the noise
+
+
+def test_anchor_penalty_is_alpha_times_squared_distance_over_trainable_parameters() -> None:
+    model = LSTMForecaster(3, CFG)
+    anchor = Anchor.of(model, 0.5)
+    with torch.no_grad():
+        model.head[2].bias.add_(2.0)  # horizon 2: two entries moved by 2 -> distance 8
+        model.lstm.weight_hh_l0.add_(1.0)
+    model.lstm.requires_grad_(False)  # frozen parameters are not pulled
+    assert float(anchor.penalty(model).detach()) == pytest.approx(0.5 * 8.0)
+    with pytest.raises(ValueError, match="alpha"):
+        Anchor.of(model, 0.0)

@@ -169,6 +169,10 @@ def train_child(
     learning_rate: Annotated[
         float | None, typer.Option("--lr", help="Default: parent lr x 0.1 for fine-tune.")
     ] = None,
+    l2_sp: Annotated[
+        float,
+        typer.Option("--l2-sp", min=0.0, max=100.0, help="L2-SP pull toward the parent's weights (0 = off)."),
+    ] = 0.0,
     seed: SeedOpt = 42,
     min_skill: MinSkillOpt = None,
     as_json: JsonOpt = False,
@@ -189,7 +193,12 @@ def train_child(
             training=TrainingConfig(epochs=epochs or 30, seed=seed),
             parent_ticker=parent,
             parent_version=parent_version,
-            transfer=TransferConfig(strategy=strategy, epochs=epochs, learning_rate=learning_rate),  # type: ignore[arg-type]
+            transfer=TransferConfig(
+                strategy=strategy,  # type: ignore[arg-type]
+                epochs=epochs,
+                learning_rate=learning_rate,
+                l2_sp=l2_sp,
+            ),
             min_skill=settings.promotion_min_skill if min_skill is None else min_skill,
         )
         summary = train_and_register(request, settings, progress=not as_json)

@@ -87,6 +87,15 @@ class TransferConfig(BaseModel):
     epochs: int | None = Field(default=None, ge=1, le=10_000, description="None = training epochs.")
     learning_rate: float | None = Field(default=None, gt=0.0, le=1.0, description="None = derived.")
     fine_tune_lr_factor: float = Field(default=0.1, gt=0.0, le=1.0)
+    l2_sp: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "L2-SP strength: penalty alpha * sum ||w - w_parent||^2 toward the parent's weights over the "
+            "trained parameters (weight decay off while it is on); 0 = off (stockops.model.training.Anchor)."
+        ),
+    )
 
     def effective_learning_rate(self, base_learning_rate: float) -> float:
         """The learning rate the child trains with."""

@@ -30,7 +30,7 @@ from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
 from stockops.model.shrinkage import ShrinkageFit, fit_shrinkage
 from stockops.model.splits import Split, chronological_split, split_validation
-from stockops.model.training import EpochStats, FitResult, fit, refit, seed_everything
+from stockops.model.training import Anchor, EpochStats, FitResult, fit, refit, seed_everything
 from stockops.model.transfer import check_parent_overlap, prepare_transfer
 from stockops.model.windows import Windows, make_windows
 
@@ -161,6 +161,13 @@ def _default_feature_version() -> str:
     return FEATURE_SET_VERSION
 
 
+def _anchor(network: LSTMForecaster, transfer: TransferConfig | None) -> Anchor | None:
+    """The L2-SP anchor (the parent's weights the child starts from) when the transfer asks for one."""
+    if transfer is None or transfer.l2_sp <= 0:
+        return None
+    return Anchor.of(network, transfer.l2_sp)
+
+
 def _refit_for_serving(
     bundle: ModelBundle,
     windows: Windows,
@@ -187,7 +194,14 @@ def _refit_for_serving(
         network = prepare_transfer(parent, transfer.strategy, spec, model_cfg)
     else:
         network = LSTMForecaster(spec.n_features, model_cfg)
-    refit(network, part(range(0, len(windows))), train_cfg, rates, device=device)
+    refit(
+        network,
+        part(range(0, len(windows))),
+        train_cfg,
+        rates,
+        device=device,
+        anchor=_anchor(network, transfer),
+    )
     bundle.eval_state_dict = bundle.state_dict
     bundle.state_dict = {k: v.detach().to("cpu").clone() for k, v in network.state_dict().items()}
     bundle._network = None  # forecasts from now on use the served weights
@@ -208,6 +222,7 @@ def run_experiment(
     device: str | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
     progress: bool = False,
+    test_windows: int | None = None,
 ) -> ExperimentResult:
     """Train (or transfer) and evaluate one model on ``features`` (index date, ``close`` + feature columns).
 
@@ -215,6 +230,8 @@ def run_experiment(
     (a child's config may only change dropout). ``transfer`` defaults to fine-tuning when a ``parent`` is
     given. ``feature_version`` defaults to :data:`stockops.data.features.FEATURE_SET_VERSION`.
     ``parent_version`` (the parent's registry version) is recorded in the child's bundle for lineage.
+    ``test_windows`` fixes the size of the test part (the last windows) instead of
+    ``train_cfg.test_fraction``: a walk-forward fold (:mod:`stockops.model.walk_forward`) tests on its block.
     """
     train_cfg = train_cfg or TrainingConfig()
     if transfer is not None and parent is None:
@@ -236,6 +253,7 @@ def run_experiment(
             train_cfg.val_fraction,
             train_cfg.test_fraction,
             min_train=MIN_TRAIN_WINDOWS,
+            n_test=test_windows,
         )
         early_val, calibration = split_validation(split.val, horizon)
     except ValueError as exc:
@@ -285,6 +303,7 @@ def run_experiment(
         device=device,
         on_epoch=on_epoch,
         progress=progress,
+        anchor=_anchor(network, transfer),
     )
 
     bundle = ModelBundle(

@@ -34,11 +34,13 @@ def chronological_split(
     test_fraction: float,
     *,
     min_train: int = 1,
+    n_test: int | None = None,
 ) -> Split:
     """Split ``n`` consecutive windows into train/val/test with ``horizon`` windows dropped between parts.
 
     Validation and test sizes are ``round(n * fraction)`` (at least 1); train gets the rest after the two
-    gaps and must keep at least ``min_train`` windows.
+    gaps and must keep at least ``min_train`` windows. ``n_test`` fixes the test size instead (a
+    walk-forward fold's test block is set by the fold plan, not by a fraction of the fold's history).
     """
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
@@ -46,7 +48,10 @@ def chronological_split(
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"{name} must be in (0, 1), got {fraction}")
     n_val = max(1, round(n * val_fraction))
-    n_test = max(1, round(n * test_fraction))
+    if n_test is None:
+        n_test = max(1, round(n * test_fraction))
+    elif n_test < 1:
+        raise ValueError(f"n_test must be >= 1, got {n_test}")
     n_train = n - n_val - n_test - 2 * horizon
     if n_train < min_train:
         needed = min_train + n_val + n_test + 2 * horizon
