@@ -166,6 +166,7 @@ def result_summary(result: ExperimentResult) -> dict[str, Any]:
         "median_seconds_per_epoch": median_epoch_seconds(fit.history),
         "windows_per_second": windows_per_second(result),
         "val_loss_history": [s.val_loss for s in fit.history],
+        "reference_val_losses": result.reference_val_losses,
         "epoch_seconds": [s.seconds for s in fit.history],
         "rmse": report.rmse,
         "naive_rmse": report.naive_rmse,

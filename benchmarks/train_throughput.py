@@ -12,10 +12,12 @@ Trains twice on ^GSPC from 2004-01-01 (chronological 70/15/15 split, scalers fit
   seed, features, target) is the same, so the comparison isolates shape and batch size.
 
 Prints windows/s (training windows per wall second, validation pass included in an epoch's cost) and
-seconds/epoch for both; for the default, the seconds until its best checkpoint (sum of epoch seconds
-through ``best_epoch``); for the reference, the seconds of its 20 epochs; both test RMSEs and skills
-against the random walk; the speed ratio, and whether the issue's goal holds: the default reaches its
-best checkpoint >= 3x faster than 20 reference epochs, with equal or better test RMSE.
+seconds/epoch for both, and the whole fit of each: every epoch it ran, for the default including the
+``patience`` epochs after its best one (without them early stopping could not know the best one was
+best), for the reference its 20 epochs. The speed ratio compares those like with like; the default's
+seconds to its best checkpoint are printed beside, not used for the verdict. Also both test RMSEs and
+skills against the random walk, and whether the goal holds: the default's whole fit is >= 3x faster
+than the reference's, with equal or better test RMSE.
 
 Timings depend on the machine and on what else runs on it: the load average is printed before and after.
 """
@@ -76,12 +78,13 @@ def main(argv: list[str] | None = None) -> int:
 
     d, r = bd.result_summary(default), bd.result_summary(reference)
     reference_seconds = bd.seconds_through(reference.fit.history, reference.fit.epochs_run)
-    speedup = reference_seconds / d["seconds_to_best"] if d["seconds_to_best"] > 0 else float("nan")
+    default_seconds = bd.seconds_through(default.fit.history, default.fit.epochs_run)  # patience included
+    speedup = reference_seconds / default_seconds if default_seconds > 0 else float("nan")
     rmse_ok = d["rmse"] <= r["rmse"]
     goal_met = speedup >= GOAL_SPEEDUP and rmse_ok
     # The same ratio from median epoch times (epochs x median), less sensitive to other load.
-    median_speedup = (ref_epochs * r["median_seconds_per_epoch"]) / (
-        d["best_epoch"] * d["median_seconds_per_epoch"]
+    median_speedup = (r["epochs_run"] * r["median_seconds_per_epoch"]) / (
+        d["epochs_run"] * d["median_seconds_per_epoch"]
     )
 
     rows = [
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{d['seconds_per_epoch']:.2f}",
             f"{d['median_seconds_per_epoch']:.2f}",
             f"{d['epochs_run']} (best {d['best_epoch']})",
-            f"{d['seconds_to_best']:.1f} (to best)",
+            f"{default_seconds:.1f} (all {d['epochs_run']}; best at {d['seconds_to_best']:.1f})",
             bd.fmt(d["rmse"], 2),
             bd.fmt(d["naive_rmse"], 2),
             bd.fmt(d["skill"]),
@@ -127,12 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     print(bd.format_table(headers, rows, text_columns=1))
     print()
     print(
-        f"speed: reference {ref_epochs} epochs {reference_seconds:.1f}s / default to best checkpoint "
-        f"{d['seconds_to_best']:.1f}s = {speedup:.2f}x (goal >= {GOAL_SPEEDUP:.0f}x)"
+        f"speed: reference whole fit ({r['epochs_run']} epochs) {reference_seconds:.1f}s / default whole "
+        f"fit ({d['epochs_run']} epochs, patience included) {default_seconds:.1f}s = {speedup:.2f}x "
+        f"(goal >= {GOAL_SPEEDUP:.0f}x)"
     )
     print(
-        f"       from median epoch times: {ref_epochs} x {r['median_seconds_per_epoch']:.2f}s / "
-        f"{d['best_epoch']} x {d['median_seconds_per_epoch']:.2f}s = {median_speedup:.2f}x"
+        f"       from median epoch times: {r['epochs_run']} x {r['median_seconds_per_epoch']:.2f}s / "
+        f"{d['epochs_run']} x {d['median_seconds_per_epoch']:.2f}s = {median_speedup:.2f}x"
     )
     print(
         f"test RMSE: default {d['rmse']:.2f} vs reference {r['rmse']:.2f} "
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     verdict = "MET" if goal_met else "NOT MET"
     caveat = " (quick run: not the issue's setup)" if args.quick or ref_epochs != REFERENCE_EPOCHS else ""
-    print(f"goal (>= {GOAL_SPEEDUP:.0f}x faster to best, RMSE <= reference): {verdict}{caveat}")
+    print(f"goal (whole fit >= {GOAL_SPEEDUP:.0f}x faster, RMSE <= reference): {verdict}{caveat}")
     print(f"after: {bd.load_line()}")
 
     if args.json:
@@ -162,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds_all_epochs": reference_seconds,
                 **r,
             },
-            "speedup_to_best": speedup,
-            "speedup_to_best_from_median_epochs": median_speedup,
+            "default_seconds_all_epochs": default_seconds,
+            "speedup_whole_fit": speedup,
+            "speedup_whole_fit_from_median_epochs": median_speedup,
             "rmse_equal_or_better": rmse_ok,
             "goal_met": goal_met,
             "environment_before": env_before,

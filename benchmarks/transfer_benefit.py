@@ -1,7 +1,7 @@
 """Does starting a child from the ^GSPC parent pay? Child (transferred) vs the same model from scratch.
 
     .venv/bin/python benchmarks/transfer_benefit.py [--tickers AAPL MSFT TSLA]
-        [--strategies fine-tune freeze] [--threads 2] [--quick] [--json PATH]
+        [--strategies fine-tune freeze] [--l2-sp 0.01 0.1] [--threads 2] [--quick] [--json PATH]
 
 1. Train the parent once: default config (``ModelConfig()`` / ``TrainingConfig()``) on ^GSPC from 2004.
 2. For each ticker (from ``--child-start``, default 2010-01-01, or the ticker's first day, e.g. TSLA's
@@ -9,7 +9,13 @@
    a child from the parent per strategy (``fine-tune``: all layers at 0.1x the learning rate; ``freeze``:
    LSTM fixed, head trained) with the default transfer settings.
 
-Prints per ticker: the from-scratch best validation loss and the epoch/seconds it took to get there; for
+``--l2-sp A ...`` adds one fine-tuned child per strength ``A`` with an L2-SP pull toward the parent's
+weights (``stockops.model.training.Anchor``).
+
+Prints per ticker: the validation loss of two forecasts that learned nothing (the random walk, i.e. a
+zero scaled return, and the train part's drift), so "reaches the scratch model's best loss" is read
+against them: a scratch best at or above the random walk's loss means there was nothing to reach.
+Then the from-scratch best validation loss and the epoch/seconds it took to get there; for
 each child the first epoch (and seconds) at which its validation loss reached that value, or "never";
 both test RMSEs and skills against the random walk. The issue's goal: children reach the from-scratch
 best validation loss in at most half the epochs the from-scratch model needed.
@@ -92,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"first day of child data (default {DEFAULT_CHILD_START}; {bd.QUICK_CHILD_START} with --quick)",
     )
+    parser.add_argument(
+        "--l2-sp",
+        nargs="*",
+        type=float,
+        default=[],
+        metavar="ALPHA",
+        help="also fine-tune with an L2-SP pull toward the parent of each strength ALPHA > 0",
+    )
     args = parser.parse_args(argv)
     bd.configure_torch(args.threads)
 
@@ -102,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         train_cfg = train_cfg.model_copy(update={"epochs": bd.QUICK_EPOCHS})
     transfers = {strategy: TransferConfig(strategy=strategy) for strategy in args.strategies}
+    for alpha in args.l2_sp:
+        transfers[f"fine-tune l2sp={alpha:g}"] = TransferConfig(strategy="fine-tune", l2_sp=alpha)
 
     env_before = bd.environment()
     print(bd.describe_config("parent and from-scratch children", model_cfg, train_cfg))
@@ -142,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             "scratch": s,
             "children": {},
         }
+        refs = s["reference_val_losses"] or {}
+        for name in ("random_walk", "drift"):
+            if name in refs:
+                rows.append(
+                    [data.ticker, f"{name.replace('_', ' ')} (learned nothing)", f"{refs[name]:.4f}"]
+                    + ["-"] * 7
+                )
         rows.append(
             [
                 data.ticker,

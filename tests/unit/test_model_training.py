@@ -15,6 +15,7 @@ from stockops.model.training import (
     evaluate_loss,
     fit,
     predict,
+    reference_losses,
     seed_everything,
 )
 
@@ -149,3 +150,11 @@ def test_anchor_penalty_is_alpha_times_squared_distance_over_trainable_parameter
     assert float(anchor.penalty(model).detach()) == pytest.approx(0.5 * 8.0)
     with pytest.raises(ValueError, match="alpha"):
         Anchor.of(model, 0.0)
+
+
+def test_reference_losses_of_forecasts_that_learned_nothing() -> None:
+    train_y = np.array([[1.0, 2.0], [3.0, 2.0]])  # per-step means 2 and 2
+    val_y = np.array([[2.0, 0.0], [0.0, 4.0]])
+    losses = reference_losses(train_y, val_y)
+    assert losses["random_walk"] == pytest.approx((4 + 0 + 0 + 16) / 4)
+    assert losses["drift"] == pytest.approx((0 + 4 + 4 + 4) / 4)

@@ -30,7 +30,15 @@ from stockops.model.network import LSTMForecaster
 from stockops.model.scaling import StandardScaler
 from stockops.model.shrinkage import ShrinkageFit, fit_shrinkage
 from stockops.model.splits import Split, chronological_split, split_validation
-from stockops.model.training import Anchor, EpochStats, FitResult, fit, refit, seed_everything
+from stockops.model.training import (
+    Anchor,
+    EpochStats,
+    FitResult,
+    fit,
+    reference_losses,
+    refit,
+    seed_everything,
+)
 from stockops.model.transfer import check_parent_overlap, prepare_transfer
 from stockops.model.windows import Windows, make_windows
 
@@ -101,6 +109,9 @@ class ExperimentResult:
     train_drift: float = 0.0  # mean daily log return of the training targets (the drift baseline)
     test_set: TestSet | None = None
     parent_cutoff: date | None = None  # last day the parent's evaluation weights saw (children)
+    # validation loss (MSE of scaled targets, as in fit.history) of forecasts that learned nothing:
+    # "random_walk" predicts 0, "drift" the train part's mean target per step (stockops.model.training)
+    reference_val_losses: dict[str, float] | None = None
 
 
 def _check_frame(features: pd.DataFrame, feature_columns: Sequence[str], ticker: str) -> None:
@@ -388,6 +399,7 @@ def run_experiment(
         shrinkage=shrinkage,
         train_drift=train_drift,
         parent_cutoff=parent_cutoff,
+        reference_val_losses=reference_losses(part(split.train)[1], part(early_val)[1]),
         test_set=TestSet(
             x=x_test,
             y=y_test,

@@ -323,6 +323,21 @@ def _fit(
     )
 
 
+def reference_losses(train_y: np.ndarray, val_y: np.ndarray) -> dict[str, float]:
+    """Validation MSE (scaled targets, as `fit` reports it) of two forecasts that learned nothing.
+
+    ``random_walk`` predicts a zero return at every step (with a scale-only target scaler, exactly the
+    naive forecast); ``drift`` predicts the training part's mean target per step. A curve that only
+    reaches one of these has learned nothing beyond it, whatever it reaches "in half the epochs".
+    """
+    train_y, val_y = np.asarray(train_y, np.float64), np.asarray(val_y, np.float64)
+    drift = train_y.mean(axis=0, keepdims=True)
+    return {
+        "random_walk": float(np.mean(val_y**2)),
+        "drift": float(np.mean((val_y - drift) ** 2)),
+    }
+
+
 def refit(
     model: nn.Module,
     train: tuple[np.ndarray, np.ndarray],
