@@ -62,6 +62,25 @@ class FoldResult(BaseModel):
     epochs_run: int = 0
     parent_cutoff: date | None = Field(default=None, description="Last day the fold's parent saw.")
 
+    def scalars(self) -> dict[str, float]:
+        """The fold's figures as flat scalars (known ones only), for MLflow's ``step = fold``."""
+        row: dict[str, Any] = {name: getattr(self, name) for name in FOLD_SCALARS}
+        row["lambda_h1"] = self.lambdas[0] if self.lambdas else None
+        return {k: float(v) for k, v in row.items() if v is not None}
+
+
+FOLD_SCALARS = (
+    "skill",
+    "skill_ci_low",
+    "skill_ci_high",
+    "skill_vs_drift",
+    "interval_coverage",
+    "directional_accuracy",
+    "up_rate",
+    "n_windows",
+    "train_windows",
+)
+
 
 class AggregateSkill(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -150,25 +169,7 @@ class WalkForwardSummary(BaseModel):
 
     def fold_metrics(self) -> list[dict[str, float]]:
         """Per fold, the scalar figures MLflow logs with ``step = fold``."""
-        rows = []
-        for f in self.per_fold:
-            row: dict[str, Any] = {
-                name: getattr(f, name)
-                for name in (
-                    "skill",
-                    "skill_ci_low",
-                    "skill_ci_high",
-                    "skill_vs_drift",
-                    "interval_coverage",
-                    "directional_accuracy",
-                    "up_rate",
-                    "n_windows",
-                    "train_windows",
-                )
-            }
-            row["lambda_h1"] = f.lambdas[0] if f.lambdas else None
-            rows.append({k: float(v) for k, v in row.items() if v is not None})
-        return rows
+        return [f.scalars() for f in self.per_fold]
 
     def summary_metrics(self) -> dict[str, float]:
         """The aggregate and trading figures as flat scalars (``strategy_sharpe``, ``buy_hold_...``)."""
