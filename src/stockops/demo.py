@@ -1,7 +1,8 @@
 """`stockops demo`: the whole local pipeline in one go, as a user's first run.
 
 A parent on ^GSPC, then AAPL transferred with `freeze` and MSFT with `fine-tune`; each is evaluated on
-its own chronological test split and registered. Plots, metrics JSON and a summary land in one folder.
+its own chronological test split and registered. Plots (predicted vs realised returns, rolling skill,
+the latest forecast's fan chart), metrics JSON and a summary land in one folder.
 """
 
 from __future__ import annotations
@@ -78,10 +79,12 @@ def run_demo(
         summary = train_and_register(request, settings, progress=console.is_terminal)
         console.print(f"  {summary.promotion_reason}")
         row = summary.to_dict()
-        if summary.plot_path:
-            target = output_dir / f"{summary.model_name}-prediction_vs_actual.png"
-            shutil.copyfile(summary.plot_path, target)
-            row["plot_path"] = str(target)
+        row["plot_paths"] = {}
+        for name, source_path in summary.plot_paths.items():
+            target = output_dir / f"{summary.model_name}-{Path(source_path).name}"
+            shutil.copyfile(source_path, target)
+            row["plot_paths"][name] = str(target)
+            console.print(f"  plot: {target}")
         (output_dir / f"{summary.model_name}-metrics.json").write_text(
             json.dumps(summary.metrics, indent=2, sort_keys=True, default=str)
         )

@@ -80,7 +80,7 @@ class TrainingSummary:
     epochs_run: int
     train_seconds: float
     parent: str | None = None
-    plot_path: str | None = None
+    plot_paths: dict[str, str] = field(default_factory=dict)  # chart name -> PNG (see PLOT_FILES)
     split: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,7 +166,6 @@ def train_and_register(
 ) -> TrainingSummary:
     """Fetch data, train (from scratch or from the parent), evaluate on the test split, publish."""
     from stockops.model.experiment import run_experiment
-    from stockops.model.plots import plot_predictions
     from stockops.registry.loading import load_bundle
     from stockops.registry.publish import publish, training_run
     from stockops.registry.tracking import TrackingTarget, connect, epoch_logger
@@ -239,8 +238,7 @@ def train_and_register(
                 client.set_tag(run_id, f"stockops.{name}", value)
         out = output_dir or settings.outputs_dir / naming.registered_model_name(request.ticker)
         out.mkdir(parents=True, exist_ok=True)
-        plot_path = out / "prediction_vs_actual.png"
-        plot_predictions(result.test_predictions, plot_path, title=_plot_title(request, synthetic))
+        plot_paths = write_training_plots(result, features, out, title=_plot_title(request, synthetic))
         metrics = result.report.model_dump(mode="json")
         if result.bundle.shrinkage is not None:
             for row, lam in zip(metrics["per_horizon"], result.bundle.shrinkage, strict=True):
@@ -273,7 +271,7 @@ def train_and_register(
             ticker=request.ticker,
             bundle=result.bundle,
             metrics=metrics,
-            plot_path=plot_path,
+            plot_paths=list(plot_paths.values()),
             example_window=_example_window(features, model_cfg.context_days),
             min_skill=request.min_skill,
             comparison=_compare_with_production(client, request.ticker, result),
@@ -298,9 +296,39 @@ def train_and_register(
         epochs_run=result.fit.epochs_run,
         train_seconds=round(time.perf_counter() - started, 2),
         parent=parent_label,
-        plot_path=str(plot_path),
+        plot_paths={name: str(path) for name, path in plot_paths.items()},
         split=metrics["split"],
     )
+
+
+# The training run's charts (MLflow artifacts under plots/, and files in the output folder).
+PLOT_FILES = {
+    "returns": "predicted_vs_realised_returns.png",
+    "rolling_skill": "rolling_skill.png",
+    "forecast": "forecast_fan.png",
+}
+
+
+def write_training_plots(result: Any, features: Any, out: Path, *, title: str) -> dict[str, Path]:
+    """The test split's predicted-vs-realised returns and rolling skill, and the fan chart of the
+    forecast this version makes from the newest window (what `stockops predict` would show)."""
+    from stockops.model.forecasting import forecast_prices
+    from stockops.model.plots_evaluation import plot_return_scatter, plot_rolling_skill
+    from stockops.model.plots_forecast import plot_forecast_fan
+
+    paths = {name: out / file for name, file in PLOT_FILES.items()}
+    plot_return_scatter(result.test_predictions, paths["returns"], title=title)
+    plot_rolling_skill(
+        result.test_predictions, paths["rolling_skill"], title=title, train_drift=result.train_drift
+    )
+    spec = result.bundle.feature_spec
+    window = features[list(spec.columns)].to_numpy(dtype="float64")[-spec.context_days :]
+    closes = features["close"]
+    forecast = forecast_prices(
+        result.bundle, window, float(closes.iloc[-1]), closes.index[-1].date(), spec.horizon_days
+    )
+    plot_forecast_fan(closes, forecast, paths["forecast"], no_edge=result.bundle.no_edge)
+    return paths
 
 
 def _data_ranges(result: Any) -> dict[str, str | None]:

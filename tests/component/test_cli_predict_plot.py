@@ -1,4 +1,5 @@
-"""`stockops predict --plot`: the fan chart of the forecast just printed, from a tiny registered model."""
+"""The charts of a tiny registered model: the training run's three PNGs (MLflow and the output folder)
+and `stockops predict --plot`, the fan chart of the forecast just printed."""
 
 from __future__ import annotations
 
@@ -20,10 +21,32 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def home(register_small_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(register_small_model: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     home = tmp_path_factory.mktemp("home")
-    register_small_model("AAPL", home=home)
-    return home
+    return home, register_small_model("AAPL", home=home)
+
+
+@pytest.fixture(scope="module")
+def home(trained: tuple[Path, Any]) -> Path:
+    return trained[0]
+
+
+def test_training_logs_returns_rolling_skill_and_fan_chart(trained: tuple[Path, Any]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from stockops.config import Settings
+    from stockops.pipeline import PLOT_FILES
+
+    home, summary = trained
+    assert set(summary.plot_paths) == {"returns", "rolling_skill", "forecast"}
+    for name, path in summary.plot_paths.items():
+        assert Path(path) == home / "outputs" / PLOT_FILES[name]
+        data = Path(path).read_bytes()
+        assert data[:8] == PNG_SIGNATURE and len(data) > 20_000
+    assert not (home / "outputs" / "prediction_vs_actual.png").exists()  # the old price chart is gone
+    uri = Settings(home=home).tracking_uri
+    logged = MlflowClient(tracking_uri=uri).list_artifacts(summary.run_id, "plots")
+    assert {Path(a.path).name for a in logged} == set(PLOT_FILES.values())
 
 
 def _env(home: Path) -> dict[str, str | None]:

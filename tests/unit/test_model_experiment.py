@@ -13,7 +13,7 @@ import torch
 from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
 from stockops.model.evaluation import evaluate
 from stockops.model.experiment import ExperimentDataError, ExperimentResult, run_experiment
-from stockops.model.plots import plot_predictions
+from stockops.model.plots_evaluation import plot_return_scatter, plot_rolling_skill
 from stockops.model.scaling import StandardScaler
 from stockops.model.transfer import TransferError
 
@@ -196,10 +196,16 @@ def test_real_gspc_since_2015_trains_and_plots(ohlcv_dir: Path, tmp_path: Path) 
     assert report.naive_rmse > 0 and np.isfinite(report.rmse)
     # a scale-free target keeps an untuned model near the random walk, nowhere near skill -1.7 .. -17
     assert report.skill is not None and report.skill > -0.5
-    png = plot_predictions(
-        result.test_predictions, tmp_path / "plots" / "prediction_vs_actual.png", title="^GSPC"
-    )
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for png in (
+        plot_return_scatter(result.test_predictions, tmp_path / "plots" / "returns.png", title="^GSPC"),
+        plot_rolling_skill(
+            result.test_predictions,
+            tmp_path / "plots" / "skill.png",
+            title="^GSPC",
+            train_drift=result.train_drift,
+        ),
+    ):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_interval_comes_from_calibration_residuals_and_is_scored_on_test(

@@ -103,7 +103,8 @@ def _report(summary: Any) -> None:
         console.print(f"[yellow]note:[/] {summary.data_note}")
     colour = "green" if summary.promoted else "yellow"
     console.print(f"[{colour}]{summary.promotion_reason}[/]")
-    console.print(f"plot: {summary.plot_path}")
+    for plot in summary.plot_paths.values():
+        console.print(f"plot: {plot}")
 
 
 @app.command("train-parent")

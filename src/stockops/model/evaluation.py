@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from stockops.model.baselines import random_walk_prices
+from stockops.model.baselines import random_walk_prices, random_walk_with_drift_prices
 from stockops.model.bootstrap import DEFAULT_LEVEL, DEFAULT_REPS, DEFAULT_SEED, block_length, skill_interval
 from stockops.model.intervals import (
     INTERVAL_QUANTILES,
@@ -313,7 +313,7 @@ def evaluate(
     pred_price = base * np.exp(pred)
     true_price = base * np.exp(true)
     naive_price = random_walk_prices(last_close, horizon)
-    drift_price = base * np.exp(train_drift * np.arange(1, horizon + 1))[None, :]
+    drift_price = random_walk_with_drift_prices(last_close, horizon, train_drift)
     err = pred_price - true_price
     naive_err = naive_price - true_price
     drift_err = drift_price - true_price

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +55,7 @@ def publish(
     ticker: str,
     bundle: ModelBundle,
     metrics: dict[str, Any],
-    plot_path: Path | None,
+    plot_paths: Sequence[Path],
     example_window: np.ndarray,
     min_skill: float,
     comparison: VersionComparison | None = None,
@@ -69,8 +69,8 @@ def publish(
         bundle_dir = Path(tmp) / "bundle"
         bundle.save(bundle_dir)
         client.log_artifacts(run_id, str(bundle_dir), "bundle")
-        if plot_path is not None:
-            client.log_artifact(run_id, str(plot_path), "plots")
+        for plot in plot_paths:
+            client.log_artifact(run_id, str(plot), "plots")
         example = example_window[:1].astype(np.float32)
         signature = infer_signature(example, bundle.predict_log_returns(example))
         info = mlflow.pyfunc.log_model(
