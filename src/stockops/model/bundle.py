@@ -3,15 +3,18 @@
 Layout of a bundle directory (what MLflow stores as the ``bundle/`` artifact)::
 
     weights.pt         torch.save(state_dict)  -- loaded with weights_only=True (no pickled code)
+    members.pt         (seed ensembles only) list of the other members' state_dicts
+    eval_weights.pt, eval_members.pt   (refit only) the same for the evaluation weights
     scaler.json        {"feature": {mean, scale}, "target": {mean, scale}} fitted on the train split only
     feature_spec.json  {columns, version, context_days, horizon_days}
     bundle.json        model config, ticker, lineage (parent ticker/version, strategy), synthetic flag,
                        target description, data dates (train/val/test/refit ends), training config,
                        shrinkage lambdas per step, format version
 
-The served forecast is ``lambda_k * network_k`` (see :mod:`stockops.model.shrinkage`): with the target
-scaler fixed at mean 0, ``lambda = 0`` is exactly the random walk. A bundle without lambdas (written
-before they existed) forecasts the raw network output.
+The served forecast is ``lambda_k * network_k`` (see :mod:`stockops.model.shrinkage`), where ``network``
+is the mean over the seed ensemble's members (one unless ``TrainingConfig.ensemble_members`` > 1): with
+the target scaler fixed at mean 0, ``lambda = 0`` is exactly the random walk. A bundle without lambdas
+(written before they existed) forecasts the raw network output.
 
 Weights are a bare state_dict rather than a pickled module so a bundle never executes code on load and
 survives refactors of the Python class. ``bundle.json`` is written last: a directory with a
@@ -33,8 +36,10 @@ from stockops.model.bundle_format import (
     BUNDLE_FILE,
     BUNDLE_FORMAT_VERSION,
     DATA_RANGE_FIELDS,
+    EVAL_MEMBERS_FILE,
     EVAL_WEIGHTS_FILE,
     FEATURE_SPEC_FILE,
+    MEMBERS_FILE,
     SCALER_FILE,
     TARGET_DESCRIPTION,
     WEIGHTS_FILE,
@@ -91,7 +96,10 @@ class ModelBundle:
     # last target day the evaluation weights depend on (train + early-stopping part; the calibration part
     # only sets lambdas and intervals, which a child does not inherit)
     eval_weights_end: date | None = None
-    _network: LSTMForecaster | None = field(default=None, init=False, repr=False)
+    # seed ensembles: the members after the first (state_dict / eval_state_dict), same shape each
+    extra_members: tuple[dict[str, torch.Tensor], ...] = ()
+    eval_extra_members: tuple[dict[str, torch.Tensor], ...] = ()
+    _networks: list[LSTMForecaster] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         spec, cfg = self.feature_spec, self.model_config
@@ -124,17 +132,37 @@ class ModelBundle:
                 problems.append(f"interval offsets low {list(low)} above high {list(high)}")
         if problems:
             raise BundleError(f"inconsistent model bundle for {self.ticker}: " + "; ".join(problems))
-        self.state_dict = {k: v.detach().to("cpu").clone() for k, v in self.state_dict.items()}
+        self.state_dict = _cpu_copy(self.state_dict)
+        self.extra_members = tuple(_cpu_copy(m) for m in self.extra_members)
         if self.eval_state_dict is not None:
-            self.eval_state_dict = {k: v.detach().to("cpu").clone() for k, v in self.eval_state_dict.items()}
+            self.eval_state_dict = _cpu_copy(self.eval_state_dict)
+        self.eval_extra_members = tuple(_cpu_copy(m) for m in self.eval_extra_members)
+
+    @property
+    def members(self) -> tuple[dict[str, torch.Tensor], ...]:
+        """The served weights of every ensemble member (one for a plain model)."""
+        return (self.state_dict, *self.extra_members)
+
+    @property
+    def eval_members(self) -> tuple[dict[str, torch.Tensor], ...]:
+        """The evaluation weights of every member (the served ones when there was no refit)."""
+        if self.eval_state_dict is None:
+            return self.members
+        return (self.eval_state_dict, *self.eval_extra_members)
+
+    def set_served_members(self, members: list[dict[str, torch.Tensor]]) -> None:
+        """Replace the served weights (the serving refit); forecasts from now on use them."""
+        self.state_dict, *rest = (_cpu_copy(m) for m in members)
+        self.extra_members = tuple(rest)
+        self._networks = None
 
     # -- the network -----------------------------------------------------------------------------
 
-    def build_network(self) -> LSTMForecaster:
-        """A fresh network with the bundle's weights, on CPU, in eval mode."""
+    def build_network(self, weights: dict[str, torch.Tensor] | None = None) -> LSTMForecaster:
+        """A fresh network with ``weights`` (default: the first member's), on CPU, in eval mode."""
         network = LSTMForecaster(self.feature_spec.n_features, self.model_config)
         try:
-            network.load_state_dict(self.state_dict, strict=True)
+            network.load_state_dict(self.state_dict if weights is None else weights, strict=True)
         except RuntimeError as exc:
             raise BundleError(
                 f"weights of the {self.ticker} bundle do not fit its model config {self.model_config}: {exc}"
@@ -157,9 +185,10 @@ class ModelBundle:
             )
         if not np.all(np.isfinite(windows)):
             raise ValueError("windows contain non-finite feature values")
-        if self._network is None:
-            self._network = self.build_network()
-        scaled = predict(self._network, self.feature_scaler.transform(windows), device=device)
+        if self._networks is None:
+            self._networks = [self.build_network(weights) for weights in self.members]
+        inputs = self.feature_scaler.transform(windows)
+        scaled = np.mean([predict(network, inputs, device=device) for network in self._networks], axis=0)
         return self.target_scaler.inverse_transform(scaled)
 
     def interval_log_returns(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -189,6 +218,7 @@ class ModelBundle:
             "training_config": self.training_config.model_dump() if self.training_config else None,
             "shrinkage": list(self.shrinkage) if self.shrinkage is not None else None,
             "no_edge": self.no_edge,
+            "ensemble_members": len(self.members),
             "interval_quantiles": list(INTERVAL_QUANTILES) if self.interval_offsets is not None else None,
             "interval_offsets": [list(side) for side in self.interval_offsets]
             if self.interval_offsets is not None
@@ -197,16 +227,16 @@ class ModelBundle:
         }
 
     def save(self, directory: Path) -> Path:
-        """Write the four bundle files into ``directory`` (created if needed); returns the directory."""
+        """Write the bundle files into ``directory`` (created if needed); returns the directory."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        weights_tmp = directory / f".{WEIGHTS_FILE}.tmp"
-        torch.save(self.state_dict, weights_tmp)
-        os.replace(weights_tmp, directory / WEIGHTS_FILE)
+        _save_torch(directory / WEIGHTS_FILE, self.state_dict)
+        if self.extra_members:
+            _save_torch(directory / MEMBERS_FILE, list(self.extra_members))
         if self.eval_state_dict is not None:
-            eval_tmp = directory / f".{EVAL_WEIGHTS_FILE}.tmp"
-            torch.save(self.eval_state_dict, eval_tmp)
-            os.replace(eval_tmp, directory / EVAL_WEIGHTS_FILE)
+            _save_torch(directory / EVAL_WEIGHTS_FILE, self.eval_state_dict)
+            if self.eval_extra_members:
+                _save_torch(directory / EVAL_MEMBERS_FILE, list(self.eval_extra_members))
         atomic_write_json(
             directory / SCALER_FILE,
             {"feature": self.feature_scaler.to_dict(), "target": self.target_scaler.to_dict()},
@@ -244,21 +274,11 @@ class ModelBundle:
         weights_path = directory / WEIGHTS_FILE
         if not weights_path.is_file():
             raise BundleError(f"model bundle is missing {WEIGHTS_FILE} (expected at {weights_path})")
-        try:
-            state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for a corrupt file
-            raise BundleError(f"{weights_path} is not a readable torch state_dict: {exc}") from exc
-        if not isinstance(state_dict, dict) or not all(
-            isinstance(v, torch.Tensor) for v in state_dict.values()
-        ):
-            raise BundleError(f"{weights_path} must hold a state_dict (name -> tensor)")
-        eval_state_dict = None
+        state_dict = _state_dict(_load_torch(weights_path), weights_path)
         eval_path = directory / EVAL_WEIGHTS_FILE
-        if eval_path.is_file():
-            try:
-                eval_state_dict = torch.load(eval_path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # torch raises many types for a corrupt file
-                raise BundleError(f"{eval_path} is not a readable torch state_dict: {exc}") from exc
+        eval_state_dict = _state_dict(_load_torch(eval_path), eval_path) if eval_path.is_file() else None
+        extra_members = _member_list(directory / MEMBERS_FILE)
+        eval_extra_members = _member_list(directory / EVAL_MEMBERS_FILE)
         bundle_path = directory / BUNDLE_FILE
         try:
             training = meta.get("training_config")
@@ -280,11 +300,47 @@ class ModelBundle:
                 shrinkage=meta.get("shrinkage"),
                 interval_offsets=interval_offsets_from_json(meta.get("interval_offsets")),
                 eval_state_dict=eval_state_dict,
+                extra_members=extra_members,
+                eval_extra_members=eval_extra_members,
                 **{name: optional_date(meta.get(name)) for name in DATA_RANGE_FIELDS},
             )
         except BundleError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{bundle_path} is invalid: {exc!r}") from exc
-        bundle.build_network()  # fail now, naming the bundle, if weights and config disagree
+        for weights in (*bundle.members, *bundle.eval_members):  # fail now, naming the bundle, on a misfit
+            bundle.build_network(weights)
         return bundle
+
+
+def _cpu_copy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").clone() for k, v in weights.items()}
+
+
+def _save_torch(path: Path, payload: object) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _load_torch(path: Path) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise BundleError(f"{path} is not a readable torch state_dict: {exc}") from exc
+
+
+def _state_dict(value: object, path: Path) -> dict[str, torch.Tensor]:
+    if not isinstance(value, dict) or not all(isinstance(v, torch.Tensor) for v in value.values()):
+        raise BundleError(f"{path} must hold a state_dict (name -> tensor)")
+    return value
+
+
+def _member_list(path: Path) -> tuple[dict[str, torch.Tensor], ...]:
+    """The extra ensemble members stored at ``path`` (none when the file does not exist)."""
+    if not path.is_file():
+        return ()
+    value = _load_torch(path)
+    if not isinstance(value, list):
+        raise BundleError(f"{path} must hold a list of state_dicts")
+    return tuple(_state_dict(member, path) for member in value)

@@ -20,6 +20,8 @@ import numpy as np
 BUNDLE_FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.pt"  # the served weights (refitted on all data when refit_end is set)
 EVAL_WEIGHTS_FILE = "eval_weights.pt"  # the evaluation weights, fitted before the test part (refit only)
+MEMBERS_FILE = "members.pt"  # seed ensembles: the other members' served state_dicts (a list)
+EVAL_MEMBERS_FILE = "eval_members.pt"  # ... and their evaluation state_dicts (refit only)
 SCALER_FILE = "scaler.json"
 FEATURE_SPEC_FILE = "feature_spec.json"
 BUNDLE_FILE = "bundle.json"

@@ -54,6 +54,15 @@ class TrainingConfig(BaseModel):
     shrinkage_min_t: float = Field(
         default=1.96, ge=0.0, le=100.0, description="HAC t-statistic a lambda needs to be kept (else 0)."
     )
+    ensemble_members: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description=(
+            "Seed ensemble: members trained with seeds seed, seed+1, ...; the forecast is their mean "
+            "(before shrinkage). Costs members x the training time; see benchmarks/forecast_skill.py."
+        ),
+    )
     refit: bool = Field(
         default=True,
         description=(

@@ -112,6 +112,7 @@ class ExperimentResult:
     # validation loss (MSE of scaled targets, as in fit.history) of forecasts that learned nothing:
     # "random_walk" predicts 0, "drift" the train part's mean target per step (stockops.model.training)
     reference_val_losses: dict[str, float] | None = None
+    member_fits: tuple[FitResult, ...] = ()  # every seed-ensemble member's fit (``fit`` is the first's)
 
 
 def _check_frame(features: pd.DataFrame, feature_columns: Sequence[str], ticker: str) -> None:
@@ -172,6 +173,11 @@ def _default_feature_version() -> str:
     return FEATURE_SET_VERSION
 
 
+def _member_config(train_cfg: TrainingConfig, member: int) -> TrainingConfig:
+    """Member ``k`` of a seed ensemble trains exactly as a single model would with seed ``seed + k``."""
+    return train_cfg if member == 0 else train_cfg.model_copy(update={"seed": train_cfg.seed + member})
+
+
 def _anchor(network: LSTMForecaster, transfer: TransferConfig | None) -> Anchor | None:
     """The L2-SP anchor (the parent's weights the child starts from) when the transfer asks for one."""
     if transfer is None or transfer.l2_sp <= 0:
@@ -184,7 +190,7 @@ def _refit_for_serving(
     windows: Windows,
     part: Callable[[range], tuple[np.ndarray, np.ndarray]],
     train_cfg: TrainingConfig,
-    evaluation_fit: FitResult,
+    member_fits: Sequence[FitResult],
     *,
     parent: ModelBundle | None,
     transfer: TransferConfig | None,
@@ -197,25 +203,29 @@ def _refit_for_serving(
     Epoch count and learning-rate schedule are those early stopping chose on the evaluation run; the
     lambdas, interval offsets and scalers stay (fitted on data the evaluation weights never trained on;
     the scalers being the train part's, both weight sets read the same inputs). A child starts from the
-    parent's served weights. The evaluation weights are kept as ``eval_state_dict``.
+    parent's served weights. Each ensemble member is refitted with its own seed and schedule. The
+    evaluation weights are kept as ``eval_state_dict`` / ``eval_extra_members``.
     """
-    rates = [stats.lr for stats in evaluation_fit.history[: max(1, evaluation_fit.best_epoch)]]
-    seed_everything(train_cfg.seed)
-    if parent is not None and transfer is not None:
-        network = prepare_transfer(parent, transfer.strategy, spec, model_cfg)
-    else:
-        network = LSTMForecaster(spec.n_features, model_cfg)
-    refit(
-        network,
-        part(range(0, len(windows))),
-        train_cfg,
-        rates,
-        device=device,
-        anchor=_anchor(network, transfer),
-    )
-    bundle.eval_state_dict = bundle.state_dict
-    bundle.state_dict = {k: v.detach().to("cpu").clone() for k, v in network.state_dict().items()}
-    bundle._network = None  # forecasts from now on use the served weights
+    served = []
+    for member, evaluation_fit in enumerate(member_fits):
+        rates = [stats.lr for stats in evaluation_fit.history[: max(1, evaluation_fit.best_epoch)]]
+        member_cfg = _member_config(train_cfg, member)
+        seed_everything(member_cfg.seed)
+        if parent is not None and transfer is not None:
+            network = prepare_transfer(parent, transfer.strategy, spec, model_cfg, member=member)
+        else:
+            network = LSTMForecaster(spec.n_features, model_cfg)
+        refit(
+            network,
+            part(range(0, len(windows))),
+            member_cfg,
+            rates,
+            device=device,
+            anchor=_anchor(network, transfer),
+        )
+        served.append(network.state_dict())
+    bundle.eval_state_dict, bundle.eval_extra_members = bundle.state_dict, bundle.extra_members
+    bundle.set_served_members(served)
 
 
 def run_experiment(
@@ -291,31 +301,41 @@ def run_experiment(
     )
     summary = _split_summary(split, windows, features.index, horizon, early_val, calibration)
     parent_cutoff = None
-    seed_everything(train_cfg.seed)  # the initial weights are part of what the seed fixes
     if parent is not None and transfer is not None:
-        network = prepare_transfer(parent, transfer.strategy, spec, model_cfg, evaluation=True)
-        # evaluated from the parent's evaluation weights, which must predate this child's test days
-        parent_cutoff = check_parent_overlap(parent, summary.test.first_target)
-        model_cfg = network.config
         train_cfg = train_cfg.model_copy(
             update={
                 "learning_rate": transfer.effective_learning_rate(train_cfg.learning_rate),
                 "epochs": transfer.epochs or train_cfg.epochs,
             }
         )
-    else:
-        network = LSTMForecaster(len(columns), model_cfg)
-
-    fit_result = fit(
-        network,
-        part(split.train),
-        part(early_val),
-        train_cfg,
-        device=device,
-        on_epoch=on_epoch,
-        progress=progress,
-        anchor=_anchor(network, transfer),
-    )
+    networks: list[LSTMForecaster] = []
+    member_fits: list[FitResult] = []
+    for member in range(train_cfg.ensemble_members):
+        member_cfg = _member_config(train_cfg, member)
+        seed_everything(member_cfg.seed)  # the initial weights are part of what the seed fixes
+        if parent is not None and transfer is not None:
+            network = prepare_transfer(
+                parent, transfer.strategy, spec, model_cfg, evaluation=True, member=member
+            )
+            model_cfg = network.config
+            if member == 0:  # evaluated from the parent's evaluation weights: they must predate the test
+                parent_cutoff = check_parent_overlap(parent, summary.test.first_target)
+        else:
+            network = LSTMForecaster(len(columns), model_cfg)
+        member_fits.append(
+            fit(
+                network,
+                part(split.train),
+                part(early_val),
+                member_cfg,
+                device=device,
+                on_epoch=on_epoch,
+                progress=progress,
+                anchor=_anchor(network, transfer),
+            )
+        )
+        networks.append(network)
+    fit_result = member_fits[0]
 
     bundle = ModelBundle(
         ticker=ticker,
@@ -323,7 +343,8 @@ def run_experiment(
         feature_spec=spec,
         feature_scaler=feature_scaler,
         target_scaler=target_scaler,
-        state_dict=network.state_dict(),
+        state_dict=networks[0].state_dict(),
+        extra_members=tuple(n.state_dict() for n in networks[1:]),
         synthetic=synthetic,
         parent_ticker=parent.ticker if parent is not None else None,
         parent_version=parent_version if parent is not None else None,
@@ -372,7 +393,7 @@ def run_experiment(
             windows,
             part,
             train_cfg,
-            fit_result,
+            member_fits,
             parent=parent,
             transfer=transfer,
             spec=spec,
@@ -394,6 +415,7 @@ def run_experiment(
         bundle=bundle,
         report=report,
         fit=fit_result,
+        member_fits=tuple(member_fits),
         test_predictions=predictions,
         split=summary,
         shrinkage=shrinkage,

@@ -9,7 +9,7 @@ this); the bundle artifacts in MLflow are unchanged.
 
 Layout of its directory::
 
-    weights.npz      the served state_dict, tensor name -> float32 array (np.savez, no pickle)
+    weights.npz      the served state_dicts, "<member>/<tensor name>" -> float32 array (np.savez, no pickle)
     forecast.json    ticker, synthetic flag, feature spec, scalers, lambdas, interval offsets
 """
 
@@ -52,7 +52,7 @@ class ForecastBundle:
     feature_spec: FeatureSpec
     feature_scaler: StandardScaler
     target_scaler: StandardScaler
-    weights: dict[str, np.ndarray]
+    members: tuple[dict[str, np.ndarray], ...]  # one per seed-ensemble member
     shrinkage: tuple[float, ...] | None = None
     interval_offsets: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
@@ -65,9 +65,10 @@ class ForecastBundle:
             feature_spec=bundle.feature_spec,
             feature_scaler=bundle.feature_scaler,
             target_scaler=bundle.target_scaler,
-            weights={
-                name: t.detach().cpu().numpy().astype(np.float32) for name, t in bundle.state_dict.items()
-            },
+            members=tuple(
+                {name: t.detach().cpu().numpy().astype(np.float32) for name, t in weights.items()}
+                for weights in bundle.members
+            ),
             shrinkage=bundle.shrinkage,
             interval_offsets=bundle.interval_offsets,
         )
@@ -83,7 +84,8 @@ class ForecastBundle:
                 f"windows must have shape (n >= 1, {expected[0]}, {expected[1]}) "
                 f"(windows, context_days, features), got {windows.shape}"
             )
-        scaled = lstm_numpy.forward(self.weights, self.feature_scaler.transform(windows))
+        inputs = self.feature_scaler.transform(windows)
+        scaled = np.mean([lstm_numpy.forward(weights, inputs) for weights in self.members], axis=0)
         return self.target_scaler.inverse_transform(scaled)
 
     def predict_log_returns(self, windows: np.ndarray) -> np.ndarray:
@@ -103,7 +105,10 @@ class ForecastBundle:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tmp = directory / f".{WEIGHTS_NPZ}.tmp.npz"
-        np.savez(tmp, **self.weights)
+        arrays = {
+            f"{k}/{name}": array for k, member in enumerate(self.members) for name, array in member.items()
+        }
+        np.savez(tmp, **arrays)
         os.replace(tmp, directory / WEIGHTS_NPZ)
         atomic_write_json(
             directory / FORECAST_FILE,
@@ -131,7 +136,7 @@ class ForecastBundle:
             raise BundleError(f"{FORECAST_FILE} has format_version {meta.get('format_version')!r}")
         try:
             with np.load(directory / WEIGHTS_NPZ, allow_pickle=False) as stored:
-                weights = {name: stored[name] for name in stored.files}
+                members = _split_members({name: stored[name] for name in stored.files})
         except (OSError, ValueError) as exc:
             raise BundleError(f"{WEIGHTS_NPZ} is not a readable weights archive: {exc}") from exc
         try:
@@ -141,11 +146,12 @@ class ForecastBundle:
                 feature_spec=FeatureSpec.from_dict(meta["feature_spec"]),
                 feature_scaler=StandardScaler.from_dict(meta["scaler"]["feature"]),
                 target_scaler=StandardScaler.from_dict(meta["scaler"]["target"]),
-                weights=weights,
+                members=members,
                 shrinkage=_floats(meta.get("shrinkage")),
                 interval_offsets=interval_offsets_from_json(meta.get("interval_offsets")),
             )
-            lstm_numpy.lstm_layer_count(weights)
+            for weights in members:
+                lstm_numpy.lstm_layer_count(weights)
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{FORECAST_FILE} or {WEIGHTS_NPZ} is invalid: {exc!r}") from exc
         return bundle
@@ -153,3 +159,16 @@ class ForecastBundle:
 
 def _floats(value: Any) -> tuple[float, ...] | None:
     return None if value is None else tuple(float(v) for v in value)
+
+
+def _split_members(stored: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], ...]:
+    """``{"0/lstm.weight_ih_l0": ..., "1/...": ...}`` -> one weights dict per member, in member order."""
+    members: dict[int, dict[str, np.ndarray]] = {}
+    for key, array in stored.items():
+        member, _, name = key.partition("/")
+        if not member.isdigit() or not name:
+            raise ValueError(f"unexpected array {key!r} (expected '<member>/<tensor name>')")
+        members.setdefault(int(member), {})[name] = array
+    if not members or sorted(members) != list(range(len(members))):
+        raise ValueError(f"members must be numbered 0..n-1, got {sorted(members)}")
+    return tuple(members[k] for k in range(len(members)))

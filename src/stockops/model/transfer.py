@@ -85,11 +85,13 @@ def prepare_transfer(
     child_model_config: ModelConfig | None = None,
     *,
     evaluation: bool = False,
+    member: int = 0,
 ) -> LSTMForecaster:
     """A network for the child, holding the parent's weights, with ``strategy`` applied.
 
     ``evaluation`` picks the parent's evaluation weights (fitted before its test part) instead of its
-    served, refitted ones. The network uses the parent's shape; ``child_model_config`` (if given) must
+    served, refitted ones; ``member`` picks the parent's ensemble member (cycled when the child has more
+    members than the parent). The network uses the parent's shape; ``child_model_config`` (if given) must
     match it in every shape field and contributes its dropout. Returned in train mode on CPU.
     """
     if strategy not in ("freeze", "fine-tune"):
@@ -104,7 +106,8 @@ def prepare_transfer(
         config = config.model_copy(update={"dropout": child_model_config.dropout})
     network = LSTMForecaster(child_feature_spec.n_features, config)
     try:
-        weights = parent.eval_state_dict if evaluation and parent.eval_state_dict else parent.state_dict
+        members = parent.eval_members if evaluation else parent.members
+        weights = members[member % len(members)]
         network.load_state_dict(weights, strict=True)
     except RuntimeError as exc:
         raise TransferError(f"parent {parent.ticker} weights do not fit its own model config: {exc}") from exc
