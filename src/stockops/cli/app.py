@@ -233,6 +233,73 @@ def evaluate(
     console.print(metrics_table(metrics, f"{ticker} v{metrics.get('model_version')}: test split"))
 
 
+@app.command("backtest")
+def backtest(
+    ticker: Annotated[str, typer.Argument(help="Ticker to backtest, e.g. ^GSPC or AAPL.")],
+    folds: Annotated[int, typer.Option("--folds", min=2, max=10, help="Expanding-window folds.")] = 5,
+    parent: Annotated[
+        str | None,
+        typer.Option(
+            "--parent",
+            help="Backtest as a child of this registered parent (its config, retrained per fold). "
+            "Default: train from scratch.",
+        ),
+    ] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="freeze | fine-tune (with --parent)")] = (
+        "fine-tune"
+    ),
+    source: SourceOpt = None,
+    start: StartOpt = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = 42,
+    as_json: JsonOpt = False,
+) -> None:
+    """Walk-forward backtest: per-fold skill vs both random walks, coverage, direction and a long/flat
+    trading rule beside buy-and-hold, all out of sample; logged to MLflow (nothing is registered)."""
+    from stockops.backtest import run_backtest
+    from stockops.cli.render import backtest_folds_table, backtest_skill_line, backtest_trading_table
+    from stockops.model.config import TrainingConfig, TransferConfig
+    from stockops.model.walk_forward import WalkForwardConfig
+    from stockops.pipeline import TrainRequest
+
+    def fold_done(fold: Any) -> None:
+        skill = "n/a" if fold.skill is None else f"{fold.skill:+.4f}"
+        console.print(
+            f"fold {fold.fold}/{folds}: tested on {fold.test_start}..{fold.test_end}, skill {skill}"
+        )
+
+    with one_line_errors():
+        if strategy not in ("freeze", "fine-tune"):
+            raise ValueError(f"--strategy must be freeze or fine-tune, got {strategy!r}")
+        settings, src = _settings(source)
+        request = TrainRequest(
+            ticker=ticker,
+            kind="child" if parent else "parent",
+            source=src,
+            start=_start(start),
+            training=TrainingConfig(epochs=epochs or 30, seed=seed),
+            parent_ticker=parent,
+            transfer=TransferConfig(strategy=strategy, epochs=epochs) if parent else None,  # type: ignore[arg-type]
+        )
+        outcome = run_backtest(
+            request, settings, WalkForwardConfig(folds=folds), on_fold=None if as_json else fold_done
+        )
+    summary = outcome.summary.model_dump(mode="json")
+    if as_json:
+        typer.echo(
+            json.dumps({"run_id": outcome.run_id, "data_source": outcome.data_source, **summary}, indent=2)
+        )
+        return
+    if outcome.summary.synthetic:
+        console.print(SYNTHETIC_BANNER)
+    if outcome.data_note:
+        console.print(f"[yellow]note:[/] {outcome.data_note}")
+    console.print(backtest_folds_table(summary))
+    console.print(backtest_skill_line(summary))
+    console.print(backtest_trading_table(summary))
+    console.print(f"MLflow run {outcome.run_id} (data {outcome.data_source}, as of {outcome.data_as_of})")
+
+
 @app.command("predict")
 def predict(
     ticker: Annotated[str, typer.Argument(help="Ticker to forecast.")],
