@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from stockops.model.diagnostics import (
     DEFAULT_ROLLING_WINDOW,
@@ -65,16 +66,21 @@ def plot_return_scatter(predictions: SplitPredictions, path: Path, *, title: str
                 linewidth=1.4,
                 label=f"fit, slope {fit.slope:.2f}",
             )
-        else:
-            axes.text(
-                0.5,
-                0.04,
-                "constant forecast: no slope",
-                transform=axes.transAxes,
-                ha="center",
-                fontsize=8,
-                color="tab:red",
-            )
+        # the spreads say how far the forecast dares to move next to what happens
+        note = (
+            f"sd predicted {np.std(x):.2g} %, realised {np.std(y):.2g} %"
+            if fit is not None
+            else "constant forecast: no slope"
+        )
+        axes.text(
+            0.5,
+            0.03,
+            note,
+            transform=axes.transAxes,
+            ha="center",
+            fontsize=7,
+            color="tab:red" if fit is None else "dimgrey",
+        )
         axes.set_xlim(x_lo, x_hi)
         y_lim = float(np.quantile(np.abs(y), 0.995)) * 1.1 or 1.0
         axes.set_ylim(-y_lim, y_lim)
@@ -82,6 +88,7 @@ def plot_return_scatter(predictions: SplitPredictions, path: Path, *, title: str
         axes.set_xlabel("predicted return (%)", fontsize=8)
         if k % columns == 0:
             axes.set_ylabel("realised return (%)", fontsize=8)
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=4))
         axes.tick_params(labelsize=7)
         axes.grid(alpha=0.3)
         axes.legend(loc="upper left", fontsize=7)
