@@ -45,12 +45,23 @@ EpochsOpt = Annotated[
     int | None, typer.Option("--epochs", min=1, help="Maximum epochs (early stopping may end sooner).")
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (weights, shuffling).")]
+MembersOpt = Annotated[
+    int,
+    typer.Option(
+        "--members",
+        min=1,
+        max=16,
+        help="Seed-ensemble members (seeds seed, seed+1, ...); forecast = their mean.",
+    ),
+]
 MinSkillOpt = Annotated[
     float | None,
     typer.Option(
         "--min-skill", help="Promotion gate on test skill (default 0: not worse than the random walk)."
     ),
 ]
+# TrainingConfig's default, spelled here so --help shows it without importing the model package
+DEFAULT_MEMBERS = 1
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
@@ -122,6 +133,7 @@ def train_parent(
     learning_rate: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-3,
     patience: Annotated[int, typer.Option(min=1)] = 5,
     seed: SeedOpt = 42,
+    members: MembersOpt = DEFAULT_MEMBERS,
     min_skill: MinSkillOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -149,6 +161,7 @@ def train_parent(
                 learning_rate=learning_rate,
                 patience=patience,
                 seed=seed,
+                ensemble_members=members,
             ),
             min_skill=settings.promotion_min_skill if min_skill is None else min_skill,
         )
@@ -175,6 +188,7 @@ def train_child(
         typer.Option("--l2-sp", min=0.0, max=100.0, help="L2-SP pull toward the parent's weights (0 = off)."),
     ] = 0.0,
     seed: SeedOpt = 42,
+    members: MembersOpt = DEFAULT_MEMBERS,
     min_skill: MinSkillOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -191,7 +205,7 @@ def train_child(
             kind="child",
             source=src,
             start=_start(start),
-            training=TrainingConfig(epochs=epochs or 30, seed=seed),
+            training=TrainingConfig(epochs=epochs or 30, seed=seed, ensemble_members=members),
             parent_ticker=parent,
             parent_version=parent_version,
             transfer=TransferConfig(
@@ -252,6 +266,7 @@ def backtest(
     start: StartOpt = None,
     epochs: EpochsOpt = None,
     seed: SeedOpt = 42,
+    members: MembersOpt = DEFAULT_MEMBERS,
     as_json: JsonOpt = False,
 ) -> None:
     """Walk-forward backtest: per-fold skill vs both random walks, coverage, direction and a long/flat
@@ -277,7 +292,7 @@ def backtest(
             kind="child" if parent else "parent",
             source=src,
             start=_start(start),
-            training=TrainingConfig(epochs=epochs or 30, seed=seed),
+            training=TrainingConfig(epochs=epochs or 30, seed=seed, ensemble_members=members),
             parent_ticker=parent,
             transfer=TransferConfig(strategy=strategy, epochs=epochs) if parent else None,  # type: ignore[arg-type]
         )
