@@ -55,6 +55,12 @@ THIRD_PARTY_WARNINGS: tuple[WarningRule, ...] = (
         r"",
         "import-time deprecations inside the feature store's dependencies",
     ),
+    WarningRule(
+        DeprecationWarning,  # LitestarDeprecationWarning subclasses it
+        r"(evidently|litestar)(\.|$)",
+        r"",
+        "import-time deprecations inside Evidently (numpy.core) and its UI's web framework (litestar)",
+    ),
 )
 
 # Loggers whose records say nothing actionable at their default level on a user's console.

@@ -41,6 +41,8 @@ def test_each_listed_warning_is_hidden(clean_warnings: list[warnings.WarningMess
     )
     emit("An input example was not provided when logging", UserWarning, "mlflow.pyfunc")
     emit("Downcasting object dtype arrays on .fillna", FutureWarning, "dask.dataframe.dask_expr._shuffle")
+    emit("numpy.core is deprecated and has been renamed", DeprecationWarning, "evidently.legacy.tests.utils")
+    emit("Call to deprecated function 'Dependency'", DeprecationWarning, "litestar.utils.deprecation")
     assert [str(w.message) for w in clean_warnings] == []
 
 

@@ -1,0 +1,1 @@
+"""Monitoring of served models: input drift against the training reference, realised forecast error."""
