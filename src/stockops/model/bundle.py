@@ -99,6 +99,8 @@ class ModelBundle:
     # seed ensembles: the members after the first (state_dict / eval_state_dict), same shape each
     extra_members: tuple[dict[str, torch.Tensor], ...] = ()
     eval_extra_members: tuple[dict[str, torch.Tensor], ...] = ()
+    # a pooled parent: the other tickers whose windows joined its training part (stockops.model.pooling)
+    pool_tickers: tuple[str, ...] = ()
     _networks: list[LSTMForecaster] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -219,6 +221,7 @@ class ModelBundle:
             "shrinkage": list(self.shrinkage) if self.shrinkage is not None else None,
             "no_edge": self.no_edge,
             "ensemble_members": len(self.members),
+            "pool_tickers": list(self.pool_tickers),
             "interval_quantiles": list(INTERVAL_QUANTILES) if self.interval_offsets is not None else None,
             "interval_offsets": [list(side) for side in self.interval_offsets]
             if self.interval_offsets is not None
@@ -301,6 +304,7 @@ class ModelBundle:
                 interval_offsets=interval_offsets_from_json(meta.get("interval_offsets")),
                 eval_state_dict=eval_state_dict,
                 extra_members=extra_members,
+                pool_tickers=tuple(str(t) for t in meta.get("pool_tickers") or ()),
                 eval_extra_members=eval_extra_members,
                 **{name: optional_date(meta.get(name)) for name in DATA_RANGE_FIELDS},
             )

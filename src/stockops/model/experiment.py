@@ -14,7 +14,7 @@ Pure of MLflow and of files: logging, registering and plotting are the caller's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,6 +27,7 @@ from stockops.model.config import ModelConfig, TrainingConfig, TransferConfig
 from stockops.model.evaluation import EvaluationReport, SplitPredictions, evaluate
 from stockops.model.intervals import ewma_volatility, residual_offsets
 from stockops.model.network import LSTMForecaster
+from stockops.model.pooling import PooledPart, PoolError, pooled_part, with_pool
 from stockops.model.scaling import StandardScaler
 from stockops.model.shrinkage import ShrinkageFit, fit_shrinkage
 from stockops.model.splits import Split, chronological_split, split_validation
@@ -192,6 +193,7 @@ def _refit_for_serving(
     train_cfg: TrainingConfig,
     member_fits: Sequence[FitResult],
     *,
+    pooled: Sequence[PooledPart],
     parent: ModelBundle | None,
     transfer: TransferConfig | None,
     spec: FeatureSpec,
@@ -217,7 +219,7 @@ def _refit_for_serving(
             network = LSTMForecaster(spec.n_features, model_cfg)
         refit(
             network,
-            part(range(0, len(windows))),
+            with_pool(part(range(0, len(windows))), pooled, "refit"),
             member_cfg,
             rates,
             device=device,
@@ -244,6 +246,7 @@ def run_experiment(
     on_epoch: Callable[[EpochStats], None] | None = None,
     progress: bool = False,
     test_windows: int | None = None,
+    pool: Mapping[str, pd.DataFrame] | None = None,
 ) -> ExperimentResult:
     """Train (or transfer) and evaluate one model on ``features`` (index date, ``close`` + feature columns).
 
@@ -253,8 +256,12 @@ def run_experiment(
     ``parent_version`` (the parent's registry version) is recorded in the child's bundle for lineage.
     ``test_windows`` fixes the size of the test part (the last windows) instead of
     ``train_cfg.test_fraction``: a walk-forward fold (:mod:`stockops.model.walk_forward`) tests on its block.
+    ``pool`` (ticker -> feature frame, parents only) adds those tickers' windows to the training part, up
+    to this frame's training cut-off (:mod:`stockops.model.pooling`); evaluation stays on ``features``.
     """
     train_cfg = train_cfg or TrainingConfig()
+    if pool and parent is not None:
+        raise ValueError("only a parent can be pooled over other tickers (a child transfers from one)")
     if transfer is not None and parent is None:
         raise ValueError("a transfer config was given without a parent bundle")
     if parent is not None:
@@ -300,6 +307,13 @@ def run_experiment(
         horizon_days=horizon,
     )
     summary = _split_summary(split, windows, features.index, horizon, early_val, calibration)
+    try:
+        pooled = [
+            pooled_part(name, frame, columns, context, horizon, summary.train.last_target)
+            for name, frame in (pool or {}).items()
+        ]
+    except PoolError as exc:
+        raise ExperimentDataError(f"{ticker}: {exc}") from exc
     parent_cutoff = None
     if parent is not None and transfer is not None:
         train_cfg = train_cfg.model_copy(
@@ -325,7 +339,7 @@ def run_experiment(
         member_fits.append(
             fit(
                 network,
-                part(split.train),
+                with_pool(part(split.train), pooled, "train"),
                 part(early_val),
                 member_cfg,
                 device=device,
@@ -345,6 +359,7 @@ def run_experiment(
         target_scaler=target_scaler,
         state_dict=networks[0].state_dict(),
         extra_members=tuple(n.state_dict() for n in networks[1:]),
+        pool_tickers=tuple(part.ticker for part in pooled),
         synthetic=synthetic,
         parent_ticker=parent.ticker if parent is not None else None,
         parent_version=parent_version if parent is not None else None,
@@ -394,6 +409,7 @@ def run_experiment(
             part,
             train_cfg,
             member_fits,
+            pooled=pooled,
             parent=parent,
             transfer=transfer,
             spec=spec,
