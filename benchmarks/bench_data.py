@@ -282,8 +282,10 @@ def train(
     device: str,
     parent: ModelBundle | None = None,
     transfer: TransferConfig | None = None,
+    pool: Sequence[TickerData] = (),
 ) -> ExperimentResult:
-    """One experiment exactly as the product runs it (`run_experiment`), with progress on stderr."""
+    """One experiment exactly as the product runs it (`run_experiment`), with progress on stderr;
+    ``pool`` pools a parent over those tickers (`stockops.model.pooling`)."""
     print(f"training {label} ... ({load_line()})", file=sys.stderr, flush=True)
     return run_experiment(
         data.features,
@@ -297,4 +299,5 @@ def train(
         feature_version=FEATURE_SET_VERSION,
         device=device,
         on_epoch=epoch_printer(label),
+        pool={d.ticker: d.features for d in pool} or None,
     )

@@ -1,7 +1,8 @@
 """Does starting a child from the ^GSPC parent pay? Child (transferred) vs the same model from scratch.
 
     .venv/bin/python benchmarks/transfer_benefit.py [--tickers AAPL MSFT TSLA]
-        [--strategies fine-tune freeze] [--l2-sp 0.01 0.1] [--threads 2] [--quick] [--json PATH]
+        [--strategies fine-tune freeze] [--l2-sp 0.01 0.1] [--pool GOOGL AMZN] [--threads 2] [--quick]
+        [--json PATH]
 
 1. Train the parent once: default config (``ModelConfig()`` / ``TrainingConfig()``) on ^GSPC from 2004.
 2. For each ticker (from ``--child-start``, default 2010-01-01, or the ticker's first day, e.g. TSLA's
@@ -10,7 +11,9 @@
    LSTM fixed, head trained) with the default transfer settings.
 
 ``--l2-sp A ...`` adds one fine-tuned child per strength ``A`` with an L2-SP pull toward the parent's
-weights (``stockops.model.training.Anchor``).
+weights (``stockops.model.training.Anchor``). ``--pool T ...`` trains a second parent whose training
+part also holds those tickers' windows up to the parent's own cut-off (``stockops.model.pooling``) and
+fine-tunes one more child per ticker from it; pooled tickers must not be children.
 
 Prints per ticker: the validation loss of two forecasts that learned nothing (the random walk, i.e. a
 zero scaled return, and the train part's drift), so "reaches the scratch model's best loss" is read
@@ -106,7 +109,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ALPHA",
         help="also fine-tune with an L2-SP pull toward the parent of each strength ALPHA > 0",
     )
+    parser.add_argument(
+        "--pool",
+        nargs="*",
+        default=[],
+        metavar="TICKER",
+        help="also train a second parent pooled over these tickers (never one of --tickers) and "
+        "fine-tune children from it",
+    )
     args = parser.parse_args(argv)
+    if overlap := sorted(set(args.pool) & set(args.tickers)):
+        parser.error(f"--pool must not contain a child ticker ({overlap}): the parent would see its history")
     bd.configure_torch(args.threads)
 
     parent_start = bd.QUICK_PARENT_START if args.quick else bd.PARENT_START
@@ -142,6 +155,27 @@ def main(argv: list[str] | None = None) -> int:
         f"test RMSE {p['rmse']:.2f} (naive {p['naive_rmse']:.2f}), skill {bd.fmt(p['skill'])}",
         flush=True,
     )
+
+    pooled_parent = None
+    if args.pool:
+        pool_data = [bd.load_ticker(args.data_dir, t, parent_start) for t in args.pool]
+        pooled_parent = bd.train(
+            parent_data,
+            f"parent ^GSPC pooled over {' '.join(args.pool)}",
+            model_cfg=model_cfg,
+            train_cfg=train_cfg,
+            device=args.device,
+            pool=pool_data,
+        )
+        pp = bd.result_summary(pooled_parent)
+        print(
+            f"pooled parent (+{' '.join(args.pool)}): best epoch {pp['best_epoch']}/{pp['epochs_run']}, "
+            f"{pp['fit_seconds']:.1f}s, test RMSE {pp['rmse']:.2f}, skill {bd.fmt(pp['skill'])}",
+            flush=True,
+        )
+    variants = [(name, transfer, parent) for name, transfer in transfers.items()]
+    if pooled_parent is not None:
+        variants.append(("fine-tune pooled parent", TransferConfig(strategy="fine-tune"), pooled_parent))
 
     rows: list[list[str]] = []
     results: list[dict[str, Any]] = []
@@ -179,14 +213,14 @@ def main(argv: list[str] | None = None) -> int:
                 "",
             ]
         )
-        for strategy, transfer in transfers.items():
+        for strategy, transfer, source_parent in variants:
             child = bd.train(
                 data,
                 f"{ticker} {strategy}",
                 model_cfg=model_cfg,
                 train_cfg=train_cfg,
                 device=args.device,
-                parent=parent.bundle,
+                parent=source_parent.bundle,
                 transfer=transfer,
             )
             check_comparable(scratch, child)
@@ -231,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     print(bd.format_table(headers, rows))
     verdicts = [c["goal_met"] for e in results for c in e["children"].values()]
     met = sum(verdicts)
+    # reaching a scratch best that is no better than a forecast that learned nothing proves nothing
+    vacuous = [
+        e["ticker"]
+        for e in results
+        if (refs := e["scratch"].get("reference_val_losses"))
+        and e["scratch"]["best_val_loss"] >= min(refs.values())
+    ]
     caveat = " (quick run: not the issue's setup)" if args.quick else ""
     print()
     print(
@@ -238,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'MET' if verdicts and all(verdicts) else 'NOT MET'} (met by {met} of {len(verdicts)} children)"
         f"{caveat}"
     )
+    if vacuous:
+        print(
+            f"vacuous for {', '.join(vacuous)}: the scratch model's best validation loss is not below the "
+            "random walk's or the drift's, so reaching it shows no learned benefit"
+        )
     print(f"after: {bd.load_line()}")
 
     if args.json:
@@ -259,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                 "child_start": str(child_start),
                 "tickers": results,
                 "goal_met": bool(verdicts) and all(verdicts),
+                "goal_vacuous_for": vacuous,
                 "environment_before": env_before,
                 "environment_after": bd.environment(),
             },
