@@ -166,6 +166,7 @@ def train_and_register(
 ) -> TrainingSummary:
     """Fetch data, train (from scratch or from the parent), evaluate on the test split, publish."""
     from stockops.model.experiment import run_experiment
+    from stockops.monitoring.reference import reference_rows
     from stockops.registry.loading import load_bundle
     from stockops.registry.publish import publish, training_run
     from stockops.registry.tracking import TrackingTarget, connect, epoch_logger
@@ -270,6 +271,9 @@ def train_and_register(
             run_id,
             ticker=request.ticker,
             bundle=result.bundle,
+            reference=reference_rows(
+                features, result.bundle.feature_spec.columns, result.split.train.last_anchor
+            ),
             metrics=metrics,
             plot_paths=list(plot_paths.values()),
             example_window=_example_window(features, model_cfg.context_days),

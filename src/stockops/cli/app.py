@@ -315,6 +315,32 @@ def backtest(
     console.print(f"MLflow run {outcome.run_id} (data {outcome.data_source}, as of {outcome.data_as_of})")
 
 
+@app.command("monitor")
+def monitor(
+    ticker: Annotated[str, typer.Argument(help="Ticker whose production version to check.")],
+    window: Annotated[
+        int, typer.Option("--window", min=1, help="Newest stored sessions compared with the reference.")
+    ] = 60,
+    as_json: JsonOpt = False,
+) -> None:
+    """Input drift of the production version: its training feature rows vs the newest sessions
+    (Evidently, per feature: test, score, threshold); report logged to MLflow and outputs/monitor/."""
+    from stockops.cli.drift_table import drift_table, verdict_line
+    from stockops.monitoring.check import monitor_drift
+
+    with one_line_errors():
+        outcome = monitor_drift(ticker, load_settings(), window=window)
+    payload = outcome.to_dict()
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, sort_keys=True))
+        return
+    title = f"{ticker} v{outcome.model_version}: input drift, last {window} sessions vs training rows"
+    console.print(drift_table(payload, title))
+    console.print(verdict_line(payload))
+    where = outcome.report_uri or "no HTML report (nothing tested)"
+    console.print(f"MLflow run {outcome.monitor_run_id}: {where}; files in {outcome.local_dir}")
+
+
 @app.command("predict")
 def predict(
     ticker: Annotated[str, typer.Argument(help="Ticker to forecast.")],

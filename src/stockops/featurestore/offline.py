@@ -180,3 +180,20 @@ def training_frame(
             f"point-in-time retrieval returned {len(retrieved)} rows for {len(entities)} requested days",
         )
     return frame_from_historical(ticker, retrieved, store_path=store.root)
+
+
+def recent_frame(ticker: str, sessions: int, *, store: StockFeatureStore) -> pd.DataFrame:
+    """The newest ``sessions`` stored trading days of ``ticker``, through `training_frame` (the trainer's
+    point-in-time path, so a drift check compares like with like). Raises as `training_frame` does."""
+    if sessions < 1:
+        raise ValueError(f"sessions must be at least 1, got {sessions}")
+    path = store.layout.daily_file(normalize_ticker(ticker))
+    if not path.is_file():
+        raise FeatureStoreEmpty(normalize_ticker(ticker), store.root)
+    stamps = pd.DatetimeIndex(
+        pq.read_table(path, columns=[EVENT_TIMESTAMP]).column(EVENT_TIMESTAMP).to_pandas()
+    )
+    if stamps.empty:
+        raise FeatureStoreEmpty(normalize_ticker(ticker), store.root)
+    days = stamps.tz_convert("UTC").tz_localize(None).normalize().sort_values()
+    return training_frame(ticker, days[-sessions].date(), None, store=store)

@@ -14,12 +14,14 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from stockops import __version__
 from stockops.model.bundle import ModelBundle
+from stockops.monitoring.reference import log_reference
 from stockops.registry.naming import PRODUCTION_ALIAS, registered_model_name
 from stockops.registry.promotion import PromotionDecision, VersionComparison, decide_promotion
 
@@ -59,8 +61,12 @@ def publish(
     example_window: np.ndarray,
     min_skill: float,
     comparison: VersionComparison | None = None,
+    reference: pd.DataFrame | None = None,
 ) -> PublishedVersion:
     """Log artifacts and the pyfunc model, register a version, apply the gate, attach metrics JSON.
+
+    ``reference``: the training part's feature rows, logged for drift monitoring
+    (`stockops.monitoring.reference`).
 
     The metrics JSON is logged last so it can carry the version and promotion outcome it belongs to.
     """
@@ -71,6 +77,8 @@ def publish(
         client.log_artifacts(run_id, str(bundle_dir), "bundle")
         for plot in plot_paths:
             client.log_artifact(run_id, str(plot), "plots")
+        if reference is not None:
+            log_reference(client, run_id, reference)
         example = example_window[:1].astype(np.float32)
         signature = infer_signature(example, bundle.predict_log_returns(example))
         info = mlflow.pyfunc.log_model(
