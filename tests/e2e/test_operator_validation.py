@@ -54,6 +54,13 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ("unknown-strategy", TICKER, {**CHILD, "transfer": {"strategy": "thaw"}}, "spec.transfer.strategy"),
     ("zero-replicas", TICKER, {**CHILD, "serving": {"replicas": 0}}, "spec.serving.replicas"),
     ("gate-above-one", TICKER, {**CHILD, "promotion": {"minSkill": 2}}, "spec.promotion.minSkill"),
+    ("one-fold", PARENT, {"evaluation": {"walkForwardFolds": 1}}, "spec.evaluation.walkForwardFolds"),
+    (
+        "eleven-folds",
+        TICKER,
+        {**CHILD, "evaluation": {"walkForwardFolds": 11}},
+        "spec.evaluation.walkForwardFolds",
+    ),
     ("empty-question", ANALYSIS, {"tickerModelRef": {"name": "aapl"}, "question": ""}, "spec.question"),
     (
         "ftp-llm",

@@ -136,3 +136,31 @@ def test_optional_fields_unwrap_to_their_type() -> None:
         "maximum": 20,
         "minimum": 1,
     }
+
+
+@pytest.mark.parametrize("kind", ["ParentModel", "TickerModel"])
+def test_walk_forward_folds_are_bounded_two_to_ten_in_the_schema(kind: str) -> None:
+    evaluation = _schema(kind)["properties"]["spec"]["properties"]["evaluation"]
+    folds = evaluation["properties"]["walkForwardFolds"]
+    assert folds["type"] == "integer" and (folds["minimum"], folds["maximum"]) == (2, 10)
+    assert "default" not in folds  # unset means no backtest (and no Argo CD drift)
+    backtest = _schema(kind)["properties"]["status"]["properties"]["backtest"]["properties"]
+    assert {"folds", "medianSkill", "positiveFraction", "skillLow", "skillHigh", "sharpe"} <= set(backtest)
+    assert backtest["buyHoldSharpe"]["type"] == "number"
+
+
+@pytest.mark.parametrize("folds", [1, 11])
+def test_models_reject_fold_counts_outside_two_to_ten(folds: int) -> None:
+    with pytest.raises(ValidationError, match="walkForwardFolds"):
+        TickerModelSpec.model_validate({**_CHILD, "evaluation": {"walkForwardFolds": folds}})
+    with pytest.raises(ValidationError, match="walkForwardFolds"):
+        ParentModelSpec.model_validate({"evaluation": {"walkForwardFolds": folds}})
+
+
+def test_models_accept_the_fold_range_and_pass_it_to_the_trainer() -> None:
+    for folds in (2, 10):
+        spec = TickerModelSpec.model_validate({**_CHILD, "evaluation": {"walkForwardFolds": folds}})
+        assert spec.to_wire()["evaluation"] == {"walkForwardFolds": folds}
+
+
+_CHILD = {"ticker": "AAPL", "parentRef": {"name": "gspc"}}

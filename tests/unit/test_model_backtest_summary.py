@@ -114,6 +114,14 @@ def test_compact_summary_is_small_and_rounded() -> None:
     assert compact["median_skill"] == 0.0 and compact["test_start"] == "2024-01-01"
     assert compact["pooled_skill"] == round(1 - math.sqrt(7 / 6), 4)
     assert "sharpe" in compact and "buy_hold_sharpe" in compact
+    from stockops.operator import termination
+
+    status_keys = {
+        **termination._BACKTEST_KEYS,
+        **termination._BACKTEST_COUNTS,
+        **termination._BACKTEST_DATES,
+    }
+    assert set(compact) == set(status_keys)  # every figure of the message reaches the CR status
     assert len(json.dumps(compact, separators=(",", ":"))) < 700
     fold_rows = summary.fold_metrics()
     assert [r["skill"] for r in fold_rows] == [0.1, -0.2, 0.0]

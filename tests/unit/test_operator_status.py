@@ -342,3 +342,34 @@ def test_unpromoted_child_serves_the_version_the_trainer_names_as_production() -
     status = child(job=job(JobState.SUCCEEDED), result=below)
     assert status.mlflow is not None and status.mlflow.serving_version == "2"
     assert status.phase == "Deploying"
+
+
+BACKTEST = {
+    "folds": 5, "fold_windows": 560, "test_start": "2015-03-02", "test_end": "2026-07-31",
+    "median_skill": -0.0012, "mean_skill": -0.0031, "positive_fraction": 0.4, "pooled_skill": -0.0025,
+    "pooled_skill_ci_low": -0.009, "pooled_skill_ci_high": 0.0031, "interval_coverage": 0.79,
+    "directional_accuracy": 0.51, "up_rate": 0.54, "sharpe": 0.41, "buy_hold_sharpe": 0.72,
+    "annual_return": 0.043, "buy_hold_annual_return": 0.101, "max_drawdown": -0.21,
+    "buy_hold_max_drawdown": -0.34, "turnover": 31.5, "exposure": 0.62, "cost": 0.0005,
+}  # fmt: skip
+
+
+def test_the_backtest_summary_reaches_status_and_a_later_training_without_one_clears_it() -> None:
+    with_backtest = OK.model_copy(update={"backtest": BACKTEST})
+    done = child(job=job(JobState.SUCCEEDED), result=with_backtest)
+    backtest = done.backtest
+    assert backtest is not None
+    assert (backtest.folds, backtest.fold_windows, backtest.test_start) == (5, 560, "2015-03-02")
+    assert (backtest.median_skill, backtest.positive_fraction) == (-0.0012, 0.4)
+    assert (backtest.skill, backtest.skill_low, backtest.skill_high) == (-0.0025, -0.009, 0.0031)
+    assert (backtest.sharpe, backtest.buy_hold_sharpe, backtest.max_drawdown) == (0.41, 0.72, -0.21)
+    wire = done.model_dump(by_alias=True, exclude_none=True)["backtest"]
+    assert {"medianSkill", "skillLow", "skillHigh", "buyHoldSharpe", "positiveFraction"} <= set(wire)
+
+    second = "aapl-g2-x"
+    running = child(done, generation=2, job_name=second, job=replace(job(JobState.RUNNING), name=second))
+    assert running.backtest == backtest  # kept while the next training runs
+    finished = replace(job(JobState.SUCCEEDED), name=second)
+    again = child(running, generation=2, job_name=second, job=finished, result=OK)
+    assert again.backtest is None  # it described the previous version
+    assert parent(job=job(JobState.SUCCEEDED), result=with_backtest).backtest == backtest

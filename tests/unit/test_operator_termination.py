@@ -79,3 +79,18 @@ def test_a_model_without_direction_shows_a_zero_count_and_no_accuracy() -> None:
     )
     assert "directionalAccuracy" not in status and status["directionalCount"] == 0
     assert status["perHorizon"] == [{"horizon": 1, "directionalAccuracy": 0.55, "directionalCount": 40}]
+
+
+def test_the_backtest_block_is_parsed_camel_cased_and_cleaned() -> None:
+    from stockops.operator.termination import backtest_to_status
+
+    line = json.dumps(
+        {"ok": True, "metrics": {}, "backtest": {"folds": 3, "median_skill": 0.01, "sharpe": None,
+         "buy_hold_sharpe": 0.5, "test_start": "2020-01-02", "max_drawdown": float("nan"), "extra": 1}}
+    )  # fmt: skip
+    result = parse_termination_message(line)
+    assert result is not None and result.backtest is not None
+    assert backtest_to_status(result.backtest) == {
+        "folds": 3, "medianSkill": 0.01, "buyHoldSharpe": 0.5, "testStart": "2020-01-02",
+    }  # fmt: skip
+    assert backtest_to_status(None) is None and backtest_to_status({"sharpe": None}) is None

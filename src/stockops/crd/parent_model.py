@@ -9,6 +9,7 @@ from stockops.crd.spec_blocks import (
     TICKER_PATTERN,
     CronRetrain,
     DataSpec,
+    EvaluationSpec,
     FeaturesSpec,
     ImageSpec,
     ModelSpec,
@@ -40,6 +41,9 @@ class ParentModelSpec(CrdModel):
     features: FeaturesSpec | None = Field(default=None, description="Feature set the model is trained on.")
     model: ModelSpec | None = Field(default=None, description="Network shape and window sizes.")
     training: TrainingSpec | None = Field(default=None, description="Optimisation and Job limits.")
+    evaluation: EvaluationSpec | None = Field(
+        default=None, description="Walk-forward backtest after training (unset: none)."
+    )
     resources: ResourcesSpec | None = Field(
         default=None, description="CPU, memory and GPUs of the training Job."
     )

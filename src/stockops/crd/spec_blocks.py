@@ -165,6 +165,24 @@ class TrainingSpec(CrdModel):
     )
 
 
+class EvaluationSpec(CrdModel):
+    """Evaluation beyond the single held-out test split."""
+
+    walk_forward_folds: int | None = Field(
+        default=None,
+        ge=2,
+        le=10,
+        description=(
+            "Run a walk-forward backtest after training: the tail of the history (half its windows) is "
+            "cut into this many test blocks and the whole experiment is repeated once per block on the "
+            "days before it (expanding window), then the out-of-sample forecasts are traded long/flat "
+            "beside buy-and-hold. Summary in status.backtest, details in the training's MLflow run. "
+            "Costs one training per fold (two for a TickerModel: its parent is retrained per fold). "
+            "Unset: no backtest."
+        ),
+    )
+
+
 class ResourcesSpec(CrdModel):
     """Compute for the training Job (and, in TickerModel.serving, for the predictor)."""
 

@@ -210,6 +210,63 @@ class MetricsStatus(CrdModel):
     )
 
 
+class BacktestStatus(CrdModel):
+    """Walk-forward backtest of the latest finished training (spec.evaluation.walkForwardFolds).
+
+    Every figure is out of sample: each fold was trained only on days before its test block."""
+
+    folds: int | None = Field(default=None, ge=0, description="Expanding-window folds.")
+    fold_windows: int | None = Field(default=None, ge=0, description="Test windows per fold.")
+    test_start: str | None = Field(default=None, max_length=10, description="First test anchor (fold 1).")
+    test_end: str | None = Field(default=None, max_length=10, description="Last test anchor (last fold).")
+    median_skill: float | None = Field(
+        default=None, description="Median of the folds' skill vs the random walk (1 - RMSE/naive RMSE)."
+    )
+    mean_skill: float | None = Field(default=None, description="Mean of the folds' skill.")
+    positive_fraction: float | None = Field(
+        default=None, description="Share of folds with skill >= 0 (not worse than the random walk)."
+    )
+    skill: float | None = Field(default=None, description="Skill of all out-of-sample windows pooled.")
+    skill_low: float | None = Field(
+        default=None, description="Lower end of the 95 % block-bootstrap interval of the pooled skill."
+    )
+    skill_high: float | None = Field(
+        default=None, description="Upper end of the 95 % block-bootstrap interval of the pooled skill."
+    )
+    interval_coverage: float | None = Field(
+        default=None, description="Pooled share of outcomes inside the 10-90 % interval (nominal 0.80)."
+    )
+    directional_accuracy: float | None = Field(
+        default=None, description="Pooled directional accuracy where the model predicted a move."
+    )
+    up_rate: float | None = Field(
+        default=None, description="Pooled accuracy of always forecasting 'up' (the base rate)."
+    )
+    sharpe: float | None = Field(
+        default=None,
+        description="Annualised Sharpe ratio of long/flat on the 1-day forecast sign, after costs "
+        "(absent when the rule never holds a position).",
+    )
+    buy_hold_sharpe: float | None = Field(
+        default=None, description="Annualised Sharpe ratio of buy-and-hold over the same days."
+    )
+    annual_return: float | None = Field(default=None, description="Annualised return of the rule.")
+    buy_hold_annual_return: float | None = Field(
+        default=None, description="Annualised return of buy-and-hold."
+    )
+    max_drawdown: float | None = Field(
+        default=None, description="Largest fall of the rule's equity curve (a fraction, <= 0)."
+    )
+    buy_hold_max_drawdown: float | None = Field(
+        default=None, description="Largest fall of buy-and-hold (a fraction, <= 0)."
+    )
+    turnover: float | None = Field(
+        default=None, description="Position changes per year of the rule (2 per round trip)."
+    )
+    exposure: float | None = Field(default=None, description="Share of days the rule is long.")
+    cost: float | None = Field(default=None, description="Cost per unit of position traded (a fraction).")
+
+
 class MlflowStatus(CrdModel):
     """Where the latest training lives in MLflow, and the version being served."""
 
@@ -271,6 +328,9 @@ class ModelStatus(CrdModel):
     )
     training: TrainingStatus | None = Field(default=None, description="Training Job and progress.")
     metrics: MetricsStatus | None = Field(default=None, description="Test metrics of the latest training.")
+    backtest: BacktestStatus | None = Field(
+        default=None, description="Walk-forward backtest of the latest training, when the spec asks for one."
+    )
     mlflow: MlflowStatus | None = Field(default=None, description="MLflow run and model versions.")
     synthetic: bool | None = Field(
         default=None, description="True when the latest training used synthetic prices (demo only)."

@@ -13,6 +13,7 @@ from stockops.crd.spec_blocks import (
     TICKER_PATTERN,
     CronRetrain,
     DataSpec,
+    EvaluationSpec,
     FeaturesSpec,
     ImageSpec,
     ResourcesSpec,
@@ -126,6 +127,9 @@ class TickerModelSpec(CrdModel):
         default=None, description="Feature set (must match the parent's; the trainer checks)."
     )
     training: TrainingSpec | None = Field(default=None, description="Optimisation and Job limits.")
+    evaluation: EvaluationSpec | None = Field(
+        default=None, description="Walk-forward backtest after training (unset: none)."
+    )
     resources: ResourcesSpec | None = Field(
         default=None, description="CPU, memory and GPUs of the training Job."
     )

@@ -8,7 +8,8 @@ clock: `now` is an input, so every phase and condition transition is unit-tested
 Semantics users can rely on:
 - `phase` summarises; the conditions carry reasons. All condition types are present from the first
   visit (Unknown until known). lastTransitionTime moves only when a condition's status changes.
-- `metrics` and `mlflow` describe the latest finished training and stay while a new one runs.
+- `metrics`, `backtest` and `mlflow` describe the latest finished training and stay while a new one
+  runs.
 - A finished training is recorded in status (jobName + completionTime), so the outcome survives the
   Job's TTL deletion and is never recomputed from a Job that is gone.
 """
@@ -21,6 +22,7 @@ from enum import StrEnum
 
 from stockops.crd.parent_model import ParentModelSpec
 from stockops.crd.status_blocks import (
+    BacktestStatus,
     Condition,
     ConditionStatus,
     InferenceStatus,
@@ -49,7 +51,7 @@ from stockops.operator.observations import (
     ParentObservation,
     TrainingProgress,
 )
-from stockops.operator.termination import TrainerResult, metrics_to_status
+from stockops.operator.termination import TrainerResult, backtest_to_status, metrics_to_status
 
 PARENT_MODEL = "ParentModel"
 TICKER_MODEL = "TickerModel"
@@ -415,10 +417,13 @@ def compute_status(inputs: StatusInputs) -> ModelStatus:
     c = _Conditions(inputs)
     training = _training_outcome(inputs)
     mlflow = _mlflow_block(inputs, training)
-    metrics, synthetic = previous.metrics, previous.synthetic
+    metrics, synthetic, backtest = previous.metrics, previous.synthetic, previous.backtest
     if training.outcome is Outcome.SUCCEEDED and inputs.result is not None:
         metrics = MetricsStatus.model_validate(metrics_to_status(inputs.result.metrics))
         synthetic = bool(inputs.result.synthetic)
+        # a training without a backtest clears the previous one: it described another version
+        wire = backtest_to_status(inputs.result.backtest)
+        backtest = BacktestStatus.model_validate(wire) if wire else None
 
     conditions: list[Condition] = []
     parent_problem = _parent_problem(inputs)
@@ -448,6 +453,7 @@ def compute_status(inputs: StatusInputs) -> ModelStatus:
         "conditions": conditions,
         "training": _training_block(inputs, training),
         "metrics": metrics,
+        "backtest": backtest,
         "mlflow": mlflow,
         "synthetic": synthetic,
     }

@@ -1,7 +1,8 @@
 """The trainer's one-line JSON summary (its container termination message), parsed.
 
 Success: {"ok": true, "ticker", "model_name", "model_version", "run_id", "promoted",
-"promotion_reason", "production_version", "metrics": {...}, "synthetic"}. Failure: {"ok": false,
+"promotion_reason", "production_version", "metrics": {...}, "synthetic"} and, when the resource asked
+for a walk-forward backtest, "backtest": {...} (its compact summary). Failure: {"ok": false,
 "reason": NoData | BadData | ParentIncompatible | ParentMissing | InvalidConfig | Error, "message"}.
 The message may carry log lines too (terminationMessagePolicy FallbackToLogsOnError), so the last line
 that parses as a JSON object wins; anything else becomes an `Error` result quoting the tail of the
@@ -33,6 +34,7 @@ class TrainerResult(BaseModel):
     promotion_reason: str | None = None
     production_version: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
+    backtest: dict[str, Any] | None = None
     synthetic: bool | None = None
     reason: str | None = None
     message: str | None = None
@@ -146,3 +148,45 @@ def metrics_to_status(metrics: dict[str, Any]) -> dict[str, Any]:
     if isinstance(metrics.get("no_edge"), bool):
         out["noEdge"] = metrics["no_edge"]
     return out
+
+
+_BACKTEST_COUNTS = {"folds": "folds", "fold_windows": "foldWindows"}
+_BACKTEST_DATES = {"test_start": "testStart", "test_end": "testEnd"}
+_BACKTEST_KEYS = {
+    "median_skill": "medianSkill",
+    "mean_skill": "meanSkill",
+    "positive_fraction": "positiveFraction",
+    "pooled_skill": "skill",
+    "pooled_skill_ci_low": "skillLow",
+    "pooled_skill_ci_high": "skillHigh",
+    "interval_coverage": "intervalCoverage",
+    "directional_accuracy": "directionalAccuracy",
+    "up_rate": "upRate",
+    "sharpe": "sharpe",
+    "buy_hold_sharpe": "buyHoldSharpe",
+    "annual_return": "annualReturn",
+    "buy_hold_annual_return": "buyHoldAnnualReturn",
+    "max_drawdown": "maxDrawdown",
+    "buy_hold_max_drawdown": "buyHoldMaxDrawdown",
+    "turnover": "turnover",
+    "exposure": "exposure",
+    "cost": "cost",
+}
+
+
+def backtest_to_status(backtest: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The trainer's compact walk-forward summary as the status `backtest` block (None: no backtest)."""
+    if not isinstance(backtest, dict):
+        return None
+    out: dict[str, Any] = {}
+    for key, wire in _BACKTEST_COUNTS.items():
+        if (count := _count(backtest.get(key))) is not None:
+            out[wire] = count
+    for key, wire in _BACKTEST_DATES.items():
+        if isinstance(backtest.get(key), str):
+            out[wire] = backtest[key][:10]
+    for key, wire in _BACKTEST_KEYS.items():
+        value = _finite(backtest.get(key))
+        if value is not None:
+            out[wire] = round(value, 6)
+    return out or None
