@@ -57,6 +57,9 @@ class TrainRequest(BaseModel):
     transfer: TransferConfig | None = None
     min_skill: float = DEFAULT_MIN_SKILL
     job_name: str | None = None
+    walk_forward_folds: int | None = Field(
+        default=None, ge=2, le=10, description="Also run a walk-forward backtest with this many folds."
+    )
 
 
 @dataclass
@@ -82,6 +85,7 @@ class TrainingSummary:
     parent: str | None = None
     plot_paths: dict[str, str] = field(default_factory=dict)  # chart name -> PNG (see PLOT_FILES)
     split: dict[str, Any] = field(default_factory=dict)
+    backtest: dict[str, Any] | None = None  # WalkForwardSummary.compact() when the request asked for one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +121,7 @@ class TrainingSummary:
                 "per_horizon": _compact_per_horizon(self.metrics.get("per_horizon") or []),
                 "data_ranges": {k: v for k, v in (self.metrics.get("data_ranges") or {}).items() if v},
             },
+            **({"backtest": self.backtest} if self.backtest else {}),
         }
 
 
@@ -165,6 +170,7 @@ def train_and_register(
     output_dir: Path | None = None,
 ) -> TrainingSummary:
     """Fetch data, train (from scratch or from the parent), evaluate on the test split, publish."""
+    from stockops.backtest import check_history, walk_forward_in_run
     from stockops.model.experiment import run_experiment
     from stockops.monitoring.reference import reference_rows
     from stockops.registry.loading import load_bundle
@@ -191,6 +197,9 @@ def train_and_register(
         parent_synthetic=bool(parent_bundle is not None and parent_bundle.synthetic),
         parent=parent_label,
     )
+    walk_forward = _walk_forward(request)
+    if walk_forward is not None:  # a history too short for the folds fails before anything trains
+        check_history(features, model_cfg, request, walk_forward)
 
     tags = {
         naming.TAG_TICKER: request.ticker,
@@ -266,6 +275,18 @@ def train_and_register(
                 "evaluated_on": "test split (chronological, never seen in training or early stopping)",
             }
         )
+        if walk_forward is not None:  # before publishing: a failed backtest registers nothing
+            metrics["backtest"] = walk_forward_in_run(
+                client,
+                run_id,
+                request,
+                settings,
+                features=features,
+                model_cfg=model_cfg,
+                parent=parent_bundle,
+                synthetic=synthetic,
+                config=walk_forward,
+            ).compact()
         published = publish(
             client,
             run_id,
@@ -302,6 +323,7 @@ def train_and_register(
         parent=parent_label,
         plot_paths={name: str(path) for name, path in plot_paths.items()},
         split=metrics["split"],
+        backtest=metrics.get("backtest"),
     )
 
 
@@ -333,6 +355,14 @@ def write_training_plots(result: Any, features: Any, out: Path, *, title: str) -
     )
     plot_forecast_fan(closes, forecast, paths["forecast"], no_edge=result.bundle.no_edge)
     return paths
+
+
+def _walk_forward(request: TrainRequest) -> Any:
+    """The backtest the request asks for (a WalkForwardConfig), or None."""
+    from stockops.model.walk_forward import WalkForwardConfig
+
+    folds = request.walk_forward_folds
+    return None if folds is None else WalkForwardConfig(folds=folds)
 
 
 def _data_ranges(result: Any) -> dict[str, str | None]:

@@ -193,6 +193,38 @@ def test_trainer_entrypoint_trains_a_child_and_writes_the_termination_message(
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
 
 
+def test_trainer_runs_the_walk_forward_the_spec_asks_for_and_reports_it(
+    trained: dict, env: dict[str, str], tmp_path: Path
+) -> None:
+    spec = {"ticker": "MSFT", "parentTicker": "^GSPC", "transfer": {"strategy": "freeze", "epochs": 1},
+            "data": {"start": "2019-01-01"}, "training": {"epochs": 1},
+            "evaluation": {"walkForwardFolds": 2}}  # fmt: skip
+    code, message = _trainer(env, tmp_path, spec, "--kind", "child")
+    assert code == 0, message
+    backtest = message["backtest"]
+    assert backtest["folds"] == 2 and backtest["test_end"] <= message["data_as_of"]
+    assert {"median_skill", "positive_fraction", "pooled_skill", "buy_hold_sharpe"} <= set(backtest)
+    assert ("sharpe" in backtest) == (backtest["exposure"] > 0)  # a rule never long has no Sharpe
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    run = client.get_run(message["run_id"])  # logged into the training run itself
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "backtest_fold_skill")) == [1, 2]
+    logged = json.loads(Path(client.download_artifacts(run.info.run_id, "backtest.json")).read_text())
+    assert logged["kind"] == "child" and logged["parent"] == "^GSPC"
+    assert all(f["parent_cutoff"] < f["test_start"] for f in logged["per_fold"])
+
+
+def test_trainer_refuses_more_folds_than_the_history_holds_before_training(
+    trained: dict, env: dict[str, str], tmp_path: Path
+) -> None:
+    spec = {"ticker": "MSFT", "parentTicker": "^GSPC", "data": {"start": "2025-06-01"},
+            "training": {"epochs": 1}, "evaluation": {"walkForwardFolds": 10}}  # fmt: skip
+    code, message = _trainer(
+        {**env, "STOCKOPS_HOME": str(tmp_path / "home")}, tmp_path, spec, "--kind", "child"
+    )
+    assert code == 2 and message["reason"] == "BadData"
+    assert "walk-forward folds" in message["message"] and "need at least" in message["message"]
+
+
 @pytest.mark.parametrize(
     ("spec", "reason"),
     [

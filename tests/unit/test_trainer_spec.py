@@ -120,3 +120,57 @@ def test_termination_message_stays_under_the_kubelet_limit() -> None:
     assert rows[0] == expected
     # The first steps are kept until the byte budget is spent: the default horizon (5) fits in full.
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_walk_forward_folds_come_from_the_evaluation_block() -> None:
+    spec = {"ticker": "AAPL", "parentTicker": "^GSPC", "evaluation": {"walkForwardFolds": 4}}
+    assert request_from_spec("child", spec, default_source="auto").walk_forward_folds == 4
+    assert request_from_spec("parent", {"ticker": "^GSPC"}, default_source="auto").walk_forward_folds is None
+    with pytest.raises(ValueError, match="walk_forward_folds"):
+        request_from_spec(
+            "parent", {"ticker": "^GSPC", "evaluation": {"walkForwardFolds": 11}}, default_source="a"
+        )
+
+
+def test_a_history_too_short_for_the_folds_is_bad_data() -> None:
+    from stockops.model.folds import WalkForwardDataError
+
+    assert classify_failure(WalkForwardDataError("history too short for 5 folds")) == ("BadData", 2)
+
+
+def test_the_termination_message_keeps_the_backtest_within_the_kubelet_limit() -> None:
+    from stockops.pipeline import TrainingSummary
+
+    # The largest compact backtest: every figure present, long decimals, a large turnover.
+    backtest = {
+        "folds": 10, "fold_windows": 12345, "test_start": "2004-01-02", "test_end": "2026-08-07",
+        **{k: -0.123456789 for k in (
+            "median_skill", "mean_skill", "positive_fraction", "pooled_skill", "pooled_skill_ci_low",
+            "pooled_skill_ci_high", "interval_coverage", "directional_accuracy", "up_rate", "sharpe",
+            "buy_hold_sharpe", "annual_return", "buy_hold_annual_return", "max_drawdown",
+            "buy_hold_max_drawdown", "exposure", "cost")},
+        "turnover": 251.987654,
+    }  # fmt: skip
+    backtest = {k: round(v, 4) if isinstance(v, float) else v for k, v in backtest.items()}
+    per_horizon = [
+        {"step": i, "rmse": 1.0 / 3, "naive_rmse": 0.5, "skill": 0.01, "directional_accuracy": 0.5,
+         "skill_ci_low": -0.0123456, "skill_ci_high": 0.0234567, "skill_vs_drift": -0.0012345,
+         "drift_rmse": 0.5012345, "up_rate": 0.5345678, "shrinkage": 0.25, "directional_count": 1234,
+         "interval_coverage": 0.8123456, "pinball": 0.1234567, "ewma_coverage": 0.7912345,
+         "ewma_pinball": 0.1345678, "interval_low": -0.0234567, "interval_high": 0.0245678}
+        for i in range(1, 61)
+    ]  # fmt: skip
+    ranges = {k: "2026-08-07" for k in ("train_end", "val_end", "test_end", "refit_end", "eval_weights_end",
+                                        "parent_cutoff")}  # fmt: skip
+    summary = TrainingSummary(
+        ticker="BRK-B", kind="child", model_name="stockops-brk-b", model_version="123", run_id="r" * 32,
+        promoted=False, promotion_reason="x" * 400, production_version="122", synthetic=False,
+        data_source="csv:/data/BRK-B.csv", data_as_of="2026-08-07", data_note="n" * 120,
+        metrics={"rmse": 1.0, "skill": 0.01, "per_horizon": per_horizon, "data_ranges": ranges,
+                 "no_edge": False, **{k: 0.1234567 for k in per_horizon[0] if k != "step"}},
+        best_epoch=3, epochs_run=8, train_seconds=1.0, backtest=backtest,
+    )  # fmt: skip
+    message = summary.termination_message()
+    assert message["backtest"] == backtest
+    assert len(json.dumps(message, separators=(",", ":")).encode()) < 4096  # as write_termination writes it
+    assert [r["step"] for r in message["metrics"]["per_horizon"]] == [1, 2, 3, 4, 5]

@@ -64,12 +64,13 @@ def classify_failure(exc: BaseException) -> tuple[str, int]:
     """(reason, exit code) for the termination message; reasons are the CR condition reasons."""
     from stockops.data.errors import DataUnavailableError, DataValidationError
     from stockops.model.experiment import ExperimentDataError
+    from stockops.model.folds import WalkForwardDataError
     from stockops.model.transfer import TransferError
     from stockops.registry.loading import ModelNotFoundError
 
     if isinstance(exc, DataUnavailableError):
         return "NoData", EXIT_BAD_INPUT
-    if isinstance(exc, DataValidationError | ExperimentDataError):
+    if isinstance(exc, DataValidationError | ExperimentDataError | WalkForwardDataError):
         return "BadData", EXIT_BAD_INPUT
     if isinstance(exc, TransferError):
         return "ParentIncompatible", EXIT_BAD_INPUT

@@ -71,6 +71,7 @@ def request_from_spec(
         transfer=transfer,
         min_skill=float(promotion.get("minSkill", default_min_skill)),
         job_name=job_name,
+        walk_forward_folds=(spec.get("evaluation") or {}).get("walkForwardFolds"),
     )
 
 
