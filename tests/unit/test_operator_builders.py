@@ -216,3 +216,18 @@ def test_inference_service_names_fit_kserve() -> None:
     assert len(long) <= 45 and long[0].isalpha()
     assert inference_service_name("9lives", "u").startswith("tm-")
     assert len(label_value("n" * 100)) <= 63
+
+
+def test_the_walk_forward_request_travels_from_the_spec_to_the_trainer() -> None:
+    from stockops.trainer.spec import request_from_spec
+
+    spec = TickerModelSpec.model_validate(
+        {"ticker": "AAPL", "parentRef": {"name": "gspc"}, "evaluation": {"walkForwardFolds": 3}}
+    )
+    job = build_training_job(CHILD, spec, SETTINGS, job_name="aapl-g1-p2-x", parent=PARENT_V2, trigger="p2")
+    config = json.loads(_env(job["spec"]["template"]["spec"]["containers"][0])["STOCKOPS_TRAINER_CONFIG"])
+    assert config["evaluation"] == {"walkForwardFolds": 3}
+    assert request_from_spec("child", config, default_source="auto").walk_forward_folds == 3
+    unset = build_training_job(CHILD, spec.model_copy(update={"evaluation": None}), SETTINGS, job_name="n")
+    plain = json.loads(_env(unset["spec"]["template"]["spec"]["containers"][0])["STOCKOPS_TRAINER_CONFIG"])
+    assert request_from_spec("child", plain, default_source="auto").walk_forward_folds is None
