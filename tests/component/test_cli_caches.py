@@ -50,3 +50,24 @@ def test_a_cached_window_is_replaced_when_new_prices_are_ingested(ohlcv_dir: Pat
     late = forecast_window("AAPL", columns, 20, settings)
     assert late.as_of > date(2023, 6, 30)
     assert late.data_source == "csv:AAPL.csv" and late.window.shape == (20, 2)
+
+
+def test_against_a_tracking_server_the_forecast_bundle_is_fetched_every_time(
+    register_small_model: Any, mlflow_server: str, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from stockops.registry.loading import load_bundle
+
+    home = tmp_path / "home"
+    settings = Settings(home=home, mlflow_tracking_uri=mlflow_server)
+    summary = register_small_model("AAPL", home=home, tracking_uri=mlflow_server)
+    light, version = cached_forecast_bundle(settings, "stockops-aapl")
+    assert version == summary.model_version
+    assert not (home / "cache" / "registry").exists()  # a server's changes are invisible here: no cache
+    full, _ = load_bundle("stockops-aapl", version, tracking_uri=mlflow_server)
+    spec = full.feature_spec
+    window = np.random.default_rng(0).normal(size=(1, spec.context_days, spec.n_features))
+    np.testing.assert_allclose(
+        light.predict_log_returns(window), full.predict_log_returns(window), rtol=1e-4, atol=1e-8
+    )
