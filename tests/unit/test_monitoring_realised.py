@@ -62,6 +62,11 @@ def test_a_forecast_served_twice_counts_once_with_its_last_answer() -> None:
     assert result.n_forecasts == 1 and result.rmse == pytest.approx(1.0)
 
 
+def test_the_longest_answer_of_a_day_is_kept() -> None:
+    kept = latest_per_day([forecast(0, (101.0, 102.0)), forecast(0, (101.0,))])
+    assert [f.closes for f in kept] == [(101.0, 102.0)]
+
+
 def test_only_the_named_version_is_scored() -> None:
     forecasts = [forecast(0, (101.0,), version="1"), forecast(1, (150.0,), version="2")]
     actual = {day(1): 102.0, day(2): 102.0}

@@ -18,7 +18,9 @@ than carrying the last close forward, not merely unlucky. Fewer than ``min_forec
 is ``InsufficientData``; nothing is concluded from a handful of days.
 
 Several answers for one (model version, as-of date) are the same forecast served more than once (cache
-hits, replicas); only the last is kept, so a popular day does not weigh more.
+expiries, replicas, ``days=1`` and ``days=5`` questions: the same window and weights give the same path,
+shorter answers being its prefix); only the longest (the last of those) is kept, so a popular day does
+not weigh more and no matured step is lost.
 """
 
 from __future__ import annotations
@@ -99,10 +101,13 @@ class RealisedError:
 
 
 def latest_per_day(forecasts: Iterable[RecordedForecast]) -> list[RecordedForecast]:
-    """One forecast per (ticker, model version, as-of date): the last recorded, in as-of order."""
+    """One forecast per (ticker, model version, as-of date): the longest path (the last recorded of
+    those), in as-of order."""
     kept: dict[tuple[str, str, date], RecordedForecast] = {}
     for f in forecasts:
-        kept[(f.ticker, f.model_version, f.as_of)] = f
+        key = (f.ticker, f.model_version, f.as_of)
+        if key not in kept or len(f.dates) >= len(kept[key].dates):
+            kept[key] = f
     return sorted(kept.values(), key=lambda f: f.as_of)
 
 

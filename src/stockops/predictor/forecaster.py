@@ -24,6 +24,7 @@ from stockops.predictor.windows import WindowProvider, realized_volatility_of_wi
 
 if TYPE_CHECKING:
     from stockops.model.bundle import ModelBundle
+    from stockops.monitoring.forecast_log import ForecastLog
 
 REQUEST_DATA_SOURCE = "request"
 
@@ -50,8 +51,11 @@ class Forecaster:
         provider: WindowProvider,
         cache: PredictionCache | None,
         local_cache: PredictionCache | None = None,
+        forecast_log: ForecastLog | None = None,
     ) -> None:
         spec = bundle.feature_spec
+        self.forecast_log = forecast_log
+        self._recorded: dict[int, date] = {}  # days -> as-of date last recorded by this process
         self.bundle = bundle
         self.model_name = model_name
         self.model_version = model_version
@@ -136,10 +140,24 @@ class Forecaster:
             cached.append(hit)
         return answers, cached
 
+    def _computed(self, resolved: _Resolved, days: int) -> dict[str, Any]:
+        """A fresh answer, recorded for realised-error monitoring when it forecasts the stored latest
+        window (a caller's window is a what-if) and this process has not recorded that day yet."""
+        answer = self._compute(resolved, days)
+        log = self.forecast_log
+        if (
+            log is not None
+            and resolved.digest is None
+            and self._recorded.get(days) != resolved.as_of
+            and log.record(answer)
+        ):
+            self._recorded[days] = resolved.as_of
+        return answer
+
     def _lookup_or_compute(self, key: str, resolved: _Resolved, days: int) -> tuple[dict[str, Any], bool]:
         """In-process tier, then Redis, then the network; what is computed goes to both tiers."""
         if self.cache is None:
-            return self._compute(resolved, days), False
+            return self._computed(resolved, days), False
         local = self.local_cache
         if local is not None and (found := local.get(key)) is not None:
             metrics.CACHE_LOCAL_HITS.inc()
@@ -151,7 +169,7 @@ class Forecaster:
                 local.put(key, found)
             return found, True
         metrics.CACHE_LOOKUPS.labels(result="miss").inc()
-        answer = self._compute(resolved, days)
+        answer = self._computed(resolved, days)
         self.cache.put(key, answer)
         if local is not None:
             local.put(key, answer)

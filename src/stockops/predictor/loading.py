@@ -72,6 +72,10 @@ def load_forecaster(predictor: PredictorSettings, settings: Settings) -> Forecas
             f"latest feature window (feature store, data source {settings.data_source!r}): {_cause(exc)}"
         ) from exc
     forecaster.cache = cache
+    if settings.redis_url:  # served answers are recorded for realised-error monitoring
+        from stockops.monitoring.forecast_log import RedisForecastLog
+
+        forecaster.forecast_log = RedisForecastLog(settings.redis_url)
     local_seconds = min(predictor.local_cache_seconds, predictor.cache_ttl_seconds)
     if cache is not None and local_seconds > 0:
         forecaster.local_cache = LocalPredictionCache(ttl_seconds=local_seconds)
