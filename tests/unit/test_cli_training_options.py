@@ -46,4 +46,4 @@ def test_the_cli_default_is_the_training_default() -> None:
     from stockops.cli.app import DEFAULT_MEMBERS
     from stockops.model.config import TrainingConfig
 
-    assert DEFAULT_MEMBERS == TrainingConfig().ensemble_members
+    assert TrainingConfig().ensemble_members == DEFAULT_MEMBERS
