@@ -61,6 +61,8 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
         {**CHILD, "evaluation": {"walkForwardFolds": 11}},
         "spec.evaluation.walkForwardFolds",
     ),
+    ("no-members", PARENT, {"training": {"ensembleMembers": 0}}, "spec.training.ensembleMembers"),
+    ("negative-l2sp", TICKER, {**CHILD, "transfer": {"l2SP": -1}}, "spec.transfer.l2SP"),
     ("empty-question", ANALYSIS, {"tickerModelRef": {"name": "aapl"}, "question": ""}, "spec.question"),
     (
         "ftp-llm",

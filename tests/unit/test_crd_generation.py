@@ -164,3 +164,21 @@ def test_models_accept_the_fold_range_and_pass_it_to_the_trainer() -> None:
 
 
 _CHILD = {"ticker": "AAPL", "parentRef": {"name": "gspc"}}
+
+
+@pytest.mark.parametrize(
+    ("block", "field", "bad"),
+    [("training", "ensembleMembers", 0), ("training", "ensembleMembers", 17), ("transfer", "l2SP", -0.1)],
+)
+def test_ensemble_and_l2_sp_are_bounded_in_the_schema_and_the_models(
+    block: str, field: str, bad: float
+) -> None:
+    prop = _schema("TickerModel")["properties"]["spec"]["properties"][block]["properties"][field]
+    assert "default" not in prop and prop["type"] in ("integer", "number")
+    with pytest.raises(ValidationError, match=field):
+        TickerModelSpec.model_validate({**_CHILD, block: {field: bad}})
+    if block == "training":
+        assert (
+            "ensembleMembers"
+            in _schema("ParentModel")["properties"]["spec"]["properties"]["training"]["properties"]
+        )

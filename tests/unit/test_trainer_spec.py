@@ -174,3 +174,17 @@ def test_the_termination_message_keeps_the_backtest_within_the_kubelet_limit() -
     assert message["backtest"] == backtest
     assert len(json.dumps(message, separators=(",", ":")).encode()) < 4096  # as write_termination writes it
     assert [r["step"] for r in message["metrics"]["per_horizon"]] == [1, 2, 3, 4, 5]
+
+
+def test_ensemble_members_and_l2_sp_reach_the_training_and_transfer_configs() -> None:
+    spec = {
+        "ticker": "AAPL",
+        "parentTicker": "^GSPC",
+        "training": {"ensembleMembers": 3},
+        "transfer": {"strategy": "fine-tune", "l2SP": 0.05},
+    }
+    request = request_from_spec("child", spec, default_source="auto")
+    assert request.training.ensemble_members == 3
+    assert request.transfer is not None and request.transfer.l2_sp == 0.05
+    plain = request_from_spec("child", {"ticker": "AAPL", "parentTicker": "^GSPC"}, default_source="auto")
+    assert plain.training.ensemble_members == 1 and plain.transfer is not None and plain.transfer.l2_sp == 0.0

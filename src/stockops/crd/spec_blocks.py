@@ -148,6 +148,15 @@ class TrainingSpec(CrdModel):
     seed: int | None = Field(
         default=None, ge=0, le=2**31 - 1, description="Random seed (runs are repeatable)."
     )
+    ensemble_members: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description=(
+            "Seed ensemble: train this many networks (seeds seed, seed+1, ...) and forecast their mean. "
+            "Costs that many times the training time. Unset: one network."
+        ),
+    )
     backoff_limit: int | None = Field(
         default=None,
         ge=0,

@@ -48,6 +48,16 @@ class TransferSpec(CrdModel):
     learning_rate: float | None = Field(
         default=None, gt=0.0, le=1.0, description="Learning rate for the transfer (0 < lr <= 1)."
     )
+    l2_sp: float | None = Field(
+        default=None,
+        alias="l2SP",
+        ge=0.0,
+        le=100.0,
+        description=(
+            "L2-SP strength: pull the trained weights toward the parent's, alpha * sum ||w - w_parent||^2 "
+            "(weight decay off while it is on). Unset or 0: off."
+        ),
+    )
 
 
 class ServingResources(CrdModel):

@@ -28,8 +28,14 @@ _TRAINING_KEYS = {
     "weightDecay": "weight_decay",
     "gradClip": "grad_clip",
     "numThreads": "num_threads",
+    "ensembleMembers": "ensemble_members",
 }
-_TRANSFER_KEYS = {"strategy": "strategy", "epochs": "epochs", "learningRate": "learning_rate"}
+_TRANSFER_KEYS = {
+    "strategy": "strategy",
+    "epochs": "epochs",
+    "learningRate": "learning_rate",
+    "l2SP": "l2_sp",
+}
 
 
 def _pick(block: dict[str, Any] | None, keys: dict[str, str]) -> dict[str, Any]:
