@@ -1,7 +1,8 @@
 """Forecast skill per ticker on the test split, for every CSV in the data directory.
 
     .venv/bin/python benchmarks/forecast_skill.py [--transfer [--strategy fine-tune|freeze]]
-        [--start 2004-01-01] [--folds 3] [--threads 2] [--quick] [--json PATH]
+        [--start 2004-01-01] [--folds 3] [--members 1] [--tickers T ...] [--threads 2] [--quick]
+        [--json PATH]
 
 Each ``<TICKER>.csv`` (``GSPC.csv`` is ^GSPC) is trained with the default config (``ModelConfig()`` /
 ``TrainingConfig()``) from ``--start`` or the ticker's first day, and evaluated on its own test split
@@ -22,6 +23,9 @@ ticker: median and mean fold skill, folds with skill >= 0, the pooled out-of-sam
 interval, pooled coverage and direction beside always-up, and long/flat on the 1-day forecast sign
 (5 bp per trade) beside buy-and-hold: Sharpe, annual return, max drawdown, turnover. It costs
 ``folds`` extra trainings per ticker (twice that for children).
+
+``--members N`` trains every model as a seed ensemble of N networks (the "fit s" column shows the cost);
+run it beside ``--members 1`` to see whether an ensemble pays.
 """
 
 from __future__ import annotations
@@ -72,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="walk-forward folds per ticker (2..10; 0 skips the backtest; default 3)",
     )
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        help="seed-ensemble members per model (TrainingConfig.ensemble_members; default 1)",
+    )
+    parser.add_argument(
+        "--tickers", nargs="+", default=None, help="only these tickers' CSVs (default: every CSV)"
+    )
     args = parser.parse_args(argv)
     if args.folds != 0 and not 2 <= args.folds <= 10:
         raise SystemExit(f"--folds must be 0 or 2..10, got {args.folds}")
@@ -81,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         raise SystemExit(f"no *.csv files in {args.data_dir}; pass --data-dir")
     tickers = [bd.ticker_for_csv(path) for path in files]
+    if args.tickers:
+        unknown = sorted(set(args.tickers) - set(tickers))
+        if unknown:
+            raise SystemExit(f"no CSV for {unknown} in {args.data_dir}")
+        tickers = [t for t in tickers if t in args.tickers]
     if args.transfer and bd.PARENT_TICKER not in tickers:
         raise SystemExit(f"--transfer needs the parent's file {bd.PARENT_TICKER} in {args.data_dir}")
     if args.transfer:  # the parent first: every child needs its weights
@@ -89,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = args.start or (bd.QUICK_PARENT_START if args.quick else bd.PARENT_START)
     model_cfg = ModelConfig()
-    train_cfg = TrainingConfig(num_threads=args.threads)
+    train_cfg = TrainingConfig(num_threads=args.threads, ensemble_members=args.members)
     if args.quick:
         train_cfg = train_cfg.model_copy(update={"epochs": bd.QUICK_EPOCHS})
     transfer = TransferConfig(strategy=args.strategy) if args.transfer else None
