@@ -339,7 +339,7 @@ def test_kind_script_flags_set_the_tag_of_all_three_images(render, settings_from
 @pytest.mark.parametrize(
     ("gpu_node_selector", "expected"),
     [
-        (None, {"nvidia.com/gpu.present": "true"}),
+        (None, {}),  # no selector unless asked: the GPU request and toleration place the pod
         ({}, {}),
         (
             {"karpenter.k8s.aws/instance-gpu-manufacturer": "nvidia"},

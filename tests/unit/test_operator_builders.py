@@ -120,6 +120,9 @@ def test_gpu_request_adds_limits_toleration_and_node_selector() -> None:
     assert resources["requests"]["nvidia.com/gpu"] == "2"
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert {"key": "spot", "operator": "Exists"} in pod["tolerations"]
+    assert pod["nodeSelector"] == {"pool": "train"}  # the default adds no GPU label selector
+    labelled = SETTINGS.model_copy(update={"gpu_node_selector": {"nvidia.com/gpu.present": "true"}})
+    pod = build_training_job(PARENT, spec, labelled, job_name="n")["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true", "pool": "train"}
 
 

@@ -3,7 +3,7 @@
 The contract: GPU nodes carry the taint nvidia.com/gpu=true:NoSchedule and the label
 nvidia.com/gpu.present=true; the operator gives every GPU Job a toleration (operator: Exists, so any
 value of that key) and the node selector of its settings; the chart passes `training.gpuNodeSelector`
-(null: the operator's default); Terraform's Helm values for the chart and the NVIDIA device plugin
+(null: the operator's default, no selector); Terraform's Helm values for the chart and the NVIDIA device plugin
 use the same selector and toleration. A change to any one of them without the others fails here.
 The real linters (tflint, checkov, tofu fmt) run in test_terraform_tools.py.
 """
@@ -169,14 +169,16 @@ def test_gpu_jobs_tolerate_the_terraform_taint_whatever_its_value(tf_locals: dic
 def test_gpu_jobs_select_the_gpu_nodes_by_their_terraform_label(tf_locals: dict[str, Any]) -> None:
     labels = {**tf_locals["gpu_node_selector"], "stockops.io/node-role": "gpu"}
     assert tf_locals["gpu_labels"] == '${merge(local.gpu_node_selector, {"stockops.io/node-role" = "gpu"})}'
-    selector = _gpu_pod(OperatorSettings())["nodeSelector"]
-    assert selector.items() <= labels.items()
-    assert OperatorSettings().gpu_node_selector == tf_locals["gpu_node_selector"]
+    # what Terraform hands the chart is what the operator then selects, and the GPU nodes carry it
+    settings = OperatorSettings(gpu_node_selector=tf_locals["gpu_node_selector"])
+    selector = _gpu_pod(settings)["nodeSelector"]
+    assert tf_locals["gpu_node_selector"].items() <= selector.items() <= labels.items()
 
 
 def test_chart_and_terraform_give_the_operator_the_same_gpu_selector(tf_locals: dict[str, Any]) -> None:
     values = yaml.safe_load((REPO_ROOT / "charts" / "stockops" / "values.yaml").read_text())
-    assert values["training"]["gpuNodeSelector"] is None  # null: the operator's default, checked above
+    assert values["training"]["gpuNodeSelector"] is None  # null: the operator's default (no selector)
+    assert OperatorSettings().gpu_node_selector == {}
     stockops_values = tf_locals["stockops_values"]
     assert stockops_values["training"]["gpuNodeSelector"] == "${local.gpu_node_selector}"
     assert values["predictor"]["kserveDeploymentMode"] == OperatorSettings().kserve_deployment_mode

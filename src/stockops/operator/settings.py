@@ -45,8 +45,13 @@ class OperatorSettings(BaseSettings):
     predictor_cpu: str = Field(default="500m", description="CPU request of predictor pods when unset.")
     predictor_memory: str = Field(default="1Gi", description="Memory of predictor pods when unset.")
     gpu_node_selector: dict[str, str] = Field(
-        default_factory=lambda: {"nvidia.com/gpu.present": "true"},
-        description="Node selector added when a spec asks for GPUs (JSON object in the environment).",
+        default_factory=dict,
+        description=(
+            "Node selector added when a spec asks for GPUs (JSON object in the environment). Empty by "
+            "default: the nvidia.com/gpu resource request and its toleration place GPU pods on every "
+            "cluster, while labels such as nvidia.com/gpu.present exist only where NVIDIA's GPU feature "
+            "discovery runs (a selector on them would leave GPU pods Pending elsewhere)."
+        ),
     )
     kserve_deployment_mode: str | None = Field(
         default="RawDeployment",

@@ -18,7 +18,8 @@ locals {
 
   # The taint keeps everything but GPU training off the expensive nodes. The operator adds a toleration
   # {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule} to every Job that asks for a GPU, and
-  # selects nodes by the nvidia.com/gpu.present label (the chart's training.gpuNodeSelector default).
+  # this module also passes the chart training.gpuNodeSelector = the nvidia.com/gpu.present label its GPU
+  # nodes carry (the operator's own default is no selector).
   # tests/unit/test_terraform_eks.py keeps these, the operator and the chart in step.
   gpu_taint = {
     key    = "nvidia.com/gpu"
