@@ -134,8 +134,8 @@ def _sync_options(doc: dict[str, Any]) -> list[str]:
 def test_ignore_differences_name_only_our_kinds_and_only_what_the_operator_writes() -> None:
     kinds = _crd_kinds()
     allowed_pointers = {
-        "/metadata/annotations/stockops.io~1last-handled-configuration",
-        "/metadata/annotations/stockops.io~1kopf-managed",
+        "/metadata/annotations/kopf.stockops.io~1last-handled-configuration",
+        "/metadata/annotations/kopf.stockops.io~1kopf-managed",
     }
     allowed_jq = {'.metadata.finalizers[] | select(. == "stockops.io/finalizer")'}
     seen = 0
@@ -154,7 +154,7 @@ def test_ignore_differences_name_only_our_kinds_and_only_what_the_operator_write
 def test_operator_names_the_annotation_and_finalizer_that_are_ignored(repo_root: Path) -> None:
     handlers = (repo_root / "src" / "stockops" / "operator" / "handlers.py").read_text()
     assert 'FINALIZER = "stockops.io/finalizer"' in handlers
-    assert 'ANNOTATION_PREFIX = "stockops.io"' in handlers and 'key="last-handled-configuration"' in handlers
+    assert 'ANNOTATION_PREFIX = "kopf.stockops.io"' in handlers and 'key="last-handled-configuration"' in handlers
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,10 @@ from stockops.operator.status import PARENT_MODEL, TICKER_MODEL
 from stockops.operator.transitions import Event
 
 FINALIZER = "stockops.io/finalizer"
-ANNOTATION_PREFIX = "stockops.io"
+# Kopf's own annotations (progress, last-handled configuration) under a prefix of their own: Kopf
+# ignores changes to annotations under its prefix, and the user-facing stockops.io/retrain annotation
+# must trigger the update handler at once.
+ANNOTATION_PREFIX = "kopf.stockops.io"
 WAIT_DELAY_BASE_SECONDS = 2.0
 MANAGED = {LABEL_MANAGED_BY: MANAGED_BY}
 PLURALS = {PARENT_MODEL: "parentmodels", TICKER_MODEL: "tickermodels"}
