@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+import pytest
+
 from stockops.crd.parent_model import ParentModelSpec
 from stockops.crd.status_blocks import ModelStatus, TickerModelStatus
 from stockops.crd.ticker_model import TickerModelSpec
@@ -373,3 +375,33 @@ def test_the_backtest_summary_reaches_status_and_a_later_training_without_one_cl
     again = child(running, generation=2, job_name=second, job=finished, result=OK)
     assert again.backtest is None  # it described the previous version
     assert parent(job=job(JobState.SUCCEEDED), result=with_backtest).backtest == backtest
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("BackoffLimitExceeded", "BackoffLimitExceeded"),
+        ("Mlflow Unavailable!", "MlflowUnavailable"),
+        ("404NotFound", "NotFound"),
+        ("Trailing:", "Trailing"),
+        ("", "Unknown"),
+        ("***", "Unknown"),
+        ("x" * 300, "x" * 128),
+    ],
+)
+def test_condition_reasons_always_match_the_schema_pattern(raw: str, expected: str) -> None:
+    import re
+
+    from stockops.crd.status_blocks import REASON_PATTERN
+    from stockops.operator.conditions import condition_reason
+
+    assert condition_reason(raw) == expected
+    assert re.fullmatch(REASON_PATTERN, condition_reason(raw))
+
+
+def test_condition_schema_has_the_metav1_rules() -> None:
+    from stockops.crd.generate import rendered_files
+
+    text = "\n".join(rendered_files().values())
+    assert "format: date-time" in text
+    assert "pattern: ^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$" in text

@@ -15,6 +15,8 @@ from stockops.crd.base import CrdModel
 Phase = Literal["Pending", "WaitingForParent", "Training", "Deploying", "Ready", "Failed", "Suspended"]
 PHASES: tuple[str, ...] = Phase.__args__  # type: ignore[attr-defined]
 ConditionStatus = Literal["True", "False", "Unknown"]
+# metav1.Condition's reason rule: CamelCase-ish, letters first; the API server enforces it on status.
+REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 # Conditions are a map keyed by type (server-side apply merges them per type).
 CONDITIONS_LIST: dict[str, object] = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
 
@@ -28,14 +30,17 @@ class Condition(CrdModel):
     )
     status: ConditionStatus = Field(description="'True', 'False' or 'Unknown'.")
     reason: str = Field(
+        min_length=1,
         max_length=128,
+        pattern=REASON_PATTERN,
         description="One CamelCase word for the last transition, e.g. WaitingForParent, NoData.",
     )
     message: str = Field(
         default="", max_length=4096, description="Human-readable detail: what and what next."
     )
     last_transition_time: str = Field(
-        description="When status last changed (RFC 3339); unchanged when only reason or message change."
+        description="When status last changed (RFC 3339); unchanged when only reason or message change.",
+        json_schema_extra={"format": "date-time"},
     )
     observed_generation: int | None = Field(
         default=None, ge=0, description="metadata.generation the condition was computed for."

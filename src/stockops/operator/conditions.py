@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
-from stockops.crd.status_blocks import Condition, ConditionStatus
+from stockops.crd.status_blocks import REASON_PATTERN, Condition, ConditionStatus
 
 PARENT_READY = "ParentReady"
 TRAINED = "Trained"
@@ -20,6 +21,16 @@ TICKER_CONDITIONS = (PARENT_READY, TRAINED, PROMOTED, SERVING_READY, READY)
 def rfc3339(moment: dt.datetime) -> str:
     """UTC, second precision, `Z` suffix: the form Kubernetes writes."""
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def condition_reason(text: str) -> str:
+    """``text`` as a reason the API server accepts (metav1 pattern, at most 128 characters): characters
+    outside ``[A-Za-z0-9_,:]`` dropped, leading non-letters and trailing separators removed, "Unknown"
+    when nothing is left. Reasons can come from a trainer's termination message, so they are never
+    trusted to match the schema (a status the server rejects would hide every other field)."""
+    kept = re.sub(r"[^A-Za-z0-9_,:]", "", text)
+    kept = re.sub(r"^[^A-Za-z]+", "", kept)[:128].rstrip(",:")
+    return kept if re.fullmatch(REASON_PATTERN, kept) else "Unknown"
 
 
 def parse_rfc3339(text: str | None) -> dt.datetime | None:
@@ -47,7 +58,7 @@ def make_condition(
     return Condition(
         type=type_,
         status=status,
-        reason=reason,
+        reason=condition_reason(reason),
         message=message[:4096],
         last_transition_time=since,
         observed_generation=generation,
