@@ -94,10 +94,14 @@ class NoProgress:
     def __init__(self, progress: TrainingProgress | None = None) -> None:
         self.value = progress
         self.asked: list[str] = []
+        self.forgotten: list[str] = []
 
     def progress(self, job_name: str) -> TrainingProgress | None:
         self.asked.append(job_name)
         return self.value
+
+    def forget(self, job_name: str) -> None:
+        self.forgotten.append(job_name)
 
 
 def body(kind: str = "TickerModel", generation: int = 1, status: dict | None = None, **spec: Any) -> dict:
@@ -165,6 +169,12 @@ def test_progress_is_read_while_running_and_written_only_on_change() -> None:
     assert running.patch  # changed
     again = run(b, Observed(jobs=observed_jobs(cluster, **{name: {"active": 1}})), cluster, progress)
     assert again.patch == {} and again.events == []
+    assert progress.forgotten == []
+    cluster.jobs[name]["metadata"]["annotations"]["stockops.io/termination-message"] = OK_MESSAGE
+    done = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    run(b, Observed(jobs=observed_jobs(cluster, **{name: done})), cluster, progress)
+    assert progress.forgotten == [name]  # a finished Job's cached run id is dropped
+    assert progress.asked == [name, name]  # ... and its progress is not read again
 
 
 def test_success_reads_the_termination_annotation_and_serves_the_version() -> None:

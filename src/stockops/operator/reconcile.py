@@ -49,6 +49,9 @@ from stockops.operator.transitions import Event, transition_events
 class ProgressSource(Protocol):
     def progress(self, job_name: str) -> TrainingProgress | None: ...
 
+    def forget(self, job_name: str) -> None:
+        """Drop what is cached about a finished Job (the cache must not grow with every training)."""
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -219,6 +222,7 @@ def reconcile(
     progress: TrainingProgress | None = None
     if job is not None and not recorded:
         if job.finished:
+            progress_source.forget(job.name)
             text = job.termination_message or cluster.termination_message(ns, job.name)
             result = parse_termination_message(text)
         elif job.state is JobState.RUNNING:
