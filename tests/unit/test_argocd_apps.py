@@ -154,7 +154,8 @@ def test_ignore_differences_name_only_our_kinds_and_only_what_the_operator_write
 def test_operator_names_the_annotation_and_finalizer_that_are_ignored(repo_root: Path) -> None:
     handlers = (repo_root / "src" / "stockops" / "operator" / "handlers.py").read_text()
     assert 'FINALIZER = "stockops.io/finalizer"' in handlers
-    assert 'ANNOTATION_PREFIX = "kopf.stockops.io"' in handlers and 'key="last-handled-configuration"' in handlers
+    assert 'ANNOTATION_PREFIX = "kopf.stockops.io"' in handlers
+    assert 'key="last-handled-configuration"' in handlers
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 The contract: GPU nodes carry the taint nvidia.com/gpu=true:NoSchedule and the label
 nvidia.com/gpu.present=true; the operator gives every GPU Job a toleration (operator: Exists, so any
 value of that key) and the node selector of its settings; the chart passes `training.gpuNodeSelector`
-(null: the operator's default, no selector); Terraform's Helm values for the chart and the NVIDIA device plugin
-use the same selector and toleration. A change to any one of them without the others fails here.
+(null: the operator's default, no selector); Terraform's Helm values for the chart and the NVIDIA
+device plugin use the same selector and toleration. A change to any one of them without the others fails here.
 The real linters (tflint, checkov, tofu fmt) run in test_terraform_tools.py.
 """
 
