@@ -87,6 +87,9 @@ def test_job_carries_owner_reference_and_labels() -> None:
     assert labels[LABEL_OWNER_UID] == "uid-parent"
     assert labels["app.kubernetes.io/part-of"] == "stockops"
     assert labels["stockops.io/generation"] == "3"
+    assert labels["stockops.io/instance"] == "gspc"
+    # Argo CD tracks its Applications' objects by app.kubernetes.io/instance: ours must not claim to be one
+    assert "app.kubernetes.io/instance" not in labels
     assert job["spec"]["template"]["metadata"]["labels"] == labels
 
 
@@ -188,6 +191,7 @@ def test_inference_service_serves_the_promoted_version() -> None:
     assert env["STOCKOPS_CACHE_TTL_SECONDS"] == "60"
     assert container["resources"]["requests"] == {"cpu": "2", "memory": "3Gi"}
     assert isvc["metadata"]["ownerReferences"][0]["uid"] == "uid-child"
+    assert "app.kubernetes.io/instance" not in isvc["metadata"]["labels"]
 
 
 def test_inference_service_spec_hash_changes_with_the_version() -> None:

@@ -17,7 +17,9 @@ MAX_ISVC_NAME = 45  # KServe derives longer names (predictor-<name>-...) that mu
 MANAGED_BY = "stockops-operator"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_NAME = "app.kubernetes.io/name"
-LABEL_INSTANCE = "app.kubernetes.io/instance"
+# The owner resource's name. Not app.kubernetes.io/instance: Argo CD's label tracking reads that label, so
+# objects carrying it would be claimed (and pruned) by whichever Application uses the same value.
+LABEL_INSTANCE = "stockops.io/instance"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_OWNER_UID = "stockops.io/owner-uid"
