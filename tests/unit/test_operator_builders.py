@@ -190,6 +190,11 @@ def test_inference_service_serves_the_promoted_version() -> None:
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert env["STOCKOPS_CACHE_TTL_SECONDS"] == "60"
     assert container["resources"]["requests"] == {"cpu": "2", "memory": "3Gi"}
+    # KServe would default a missing CPU limit to 1, below this request: the limit is explicit
+    assert container["resources"]["limits"] == {"cpu": "2", "memory": "3Gi"}
+    # a predictor whose model failed to load answers 503 on /v2/health/ready: never Ready
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8080}
     assert isvc["metadata"]["ownerReferences"][0]["uid"] == "uid-child"
     assert "app.kubernetes.io/instance" not in isvc["metadata"]["labels"]
 

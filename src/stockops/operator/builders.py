@@ -246,6 +246,19 @@ def build_training_job(
     }
 
 
+def _http_probe(path: str, *, period: int, failures: int, initial_delay: int = 0) -> dict[str, Any]:
+    """An HTTP GET probe on the predictor port (KServe's V2 health endpoints)."""
+    probe: dict[str, Any] = {
+        "httpGet": {"path": path, "port": PREDICTOR_PORT},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": 2,
+    }
+    if initial_delay:
+        probe["initialDelaySeconds"] = initial_delay
+    return probe
+
+
 def build_inference_service(
     owner: Owner,
     spec: TickerModelSpec,
@@ -286,7 +299,16 @@ def build_inference_service(
                 "imagePullPolicy": pull_policy,
                 "env": env,
                 "ports": [{"containerPort": PREDICTOR_PORT, "protocol": "TCP"}],
-                "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+                # An explicit CPU limit: KServe defaults a missing one to 1 CPU, and a request above
+                # the limit is invalid, so a request of 2 CPUs would be refused.
+                "resources": {
+                    "requests": {"cpu": cpu, "memory": memory},
+                    "limits": {"cpu": cpu, "memory": memory},
+                },
+                # Declared probes: without them KServe's RawDeployment adds a TCP probe, which is
+                # Ready as soon as the port listens, even when the model failed to load.
+                "readinessProbe": _http_probe("/v2/health/ready", period=5, failures=3),
+                "livenessProbe": _http_probe("/v2/health/live", period=10, failures=6, initial_delay=30),
             }
         ],
         **_placement(spec.scheduling, 0, settings),
