@@ -122,3 +122,15 @@ def test_a_ticker_without_a_production_version_is_one_line(trained: tuple[Path, 
     assert result.exit_code == 1
     assert result.output.startswith("error: model stockops-nope has no alias 'production'")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_run_without_reference_rows_says_to_retrain(trained: tuple[Path, Any]) -> None:
+    from stockops.monitoring.reference import ReferenceMissingError, load_reference
+
+    home, summary = trained
+    client = _client(home)
+    experiment = client.get_run(summary.run_id).info.experiment_id
+    bare = client.create_run(experiment, run_name="trained-before-monitoring")
+    client.set_terminated(bare.info.run_id, "FINISHED")
+    with pytest.raises(ReferenceMissingError, match="retrain the model"):
+        load_reference(client, bare.info.run_id)

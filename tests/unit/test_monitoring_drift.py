@@ -121,3 +121,10 @@ def test_a_column_evidently_raises_on_is_isolated_and_the_others_still_run(
     assert [(u.column, u.reason) for u in summary.untestable] == [
         ("rsi", "evidently failed: ZeroDivisionError: degenerate bins")
     ]
+
+
+def test_k_s_stays_the_test_on_a_long_reference_unless_evidently_may_choose() -> None:
+    long_reference, current = frame(1500, seed=10), frame(60, seed=11, start="2020-01-01")
+    assert {f.stattest for f in check_drift(long_reference, current, COLUMNS).features} == {"K-S p_value"}
+    chosen = check_drift(long_reference, current, COLUMNS, method=None)
+    assert {f.stattest for f in chosen.features} == {"Wasserstein distance (normed)"}

@@ -321,6 +321,10 @@ def monitor(
     window: Annotated[
         int, typer.Option("--window", min=1, help="Newest stored sessions compared with the reference.")
     ] = 60,
+    method: Annotated[
+        str,
+        typer.Option("--method", help="Evidently stattest per feature: ks, wasserstein, psi, ... or auto."),
+    ] = "ks",
     as_json: JsonOpt = False,
 ) -> None:
     """Input drift of the production version: its training feature rows vs the newest sessions
@@ -329,7 +333,9 @@ def monitor(
     from stockops.monitoring.check import monitor_drift
 
     with one_line_errors():
-        outcome = monitor_drift(ticker, load_settings(), window=window)
+        outcome = monitor_drift(
+            ticker, load_settings(), window=window, method=None if method == "auto" else method
+        )
     payload = outcome.to_dict()
     if as_json:
         typer.echo(json.dumps(payload, indent=2, sort_keys=True))

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from stockops.config import Settings
-from stockops.monitoring.drift import DEFAULT_WINDOW, DriftSummary, DriftVerdict, check_drift
+from stockops.monitoring.drift import (
+    DEFAULT_METHOD,
+    DEFAULT_WINDOW,
+    DriftSummary,
+    DriftVerdict,
+    check_drift,
+)
 
 HTML_FILE = "drift.html"
 JSON_FILE = "drift.json"
@@ -60,7 +66,12 @@ class MonitorOutcome:
 
 
 def monitor_drift(
-    ticker: str, settings: Settings, *, window: int = DEFAULT_WINDOW, now: datetime | None = None
+    ticker: str,
+    settings: Settings,
+    *,
+    window: int = DEFAULT_WINDOW,
+    method: str | None = DEFAULT_METHOD,
+    now: datetime | None = None,
 ) -> MonitorOutcome:
     from stockops.feature_access import open_feature_store
     from stockops.featurestore.errors import FeatureStoreEmpty
@@ -84,7 +95,9 @@ def monitor_drift(
 
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     local_dir = settings.outputs_dir / "monitor" / name / stamp
-    summary = check_drift(reference, current, columns, checked_at=now, html_path=local_dir / HTML_FILE)
+    summary = check_drift(
+        reference, current, columns, method=method, checked_at=now, html_path=local_dir / HTML_FILE
+    )
     if no_features is not None:
         summary = _with_message(summary, f"insufficient data: {no_features}")
     local_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +117,7 @@ def monitor_drift(
     run_id = run.info.run_id
     try:
         client.log_param(run_id, "window", window)
+        client.log_param(run_id, "method", method or "auto")
         client.log_param(run_id, "columns", json.dumps(list(columns)))
         if summary.share is not None:
             client.log_metric(run_id, "drift_share", summary.share)

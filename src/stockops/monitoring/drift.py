@@ -12,6 +12,16 @@ column reads as binary and gets a Z-test). A column Evidently still raises on is
 column by column, so one bad column never hides the others. Too few current rows is a verdict
 (``InsufficientData``), not an error: a new listing or a stale store is a state the user can act on.
 
+The default test is two-sample K-S at p < 0.05 for every column (``method="ks"``), not Evidently's
+automatic choice, which switches to normed Wasserstein at 0.1 once the reference has more than 1000 rows
+(any long training history). Measured on ^GSPC (2006-2026, reference the first 70 %, 16 windows of 60
+sessions taken *from inside the reference*, `benchmarks/drift_check.py --calibration 16`): the automatic
+choice called 16 of 16 of those windows drifted with share 1.0, PSI 16 of 16 (mean share 0.98), K-S 14 of
+16 (mean share 0.68). No per-column test that assumes independent rows is calibrated on 60 consecutive
+sessions of autocorrelated indicators (volatility, MACD, moving-average gaps move in regimes), so read
+``Drifted`` as "outside the training regime", not as an error rate of 5 %; a share judged against the
+reference's own windows is the next step (see the README's Monitoring section).
+
 Evidently is imported inside `check_drift` (seconds to import); nothing else here needs it.
 """
 
@@ -32,6 +42,7 @@ DEFAULT_WINDOW = 60  # current sessions: about a quarter, enough for a two-sampl
 MIN_CURRENT_ROWS = 20
 MIN_REFERENCE_ROWS = 100
 DEFAULT_DRIFT_SHARE = 0.5  # Evidently's dataset-drift rule: drifted when at least this share drifts
+DEFAULT_METHOD = "ks"  # see the module docstring: Evidently's automatic choice flags every window
 
 
 class DriftVerdict(StrEnum):
@@ -105,15 +116,16 @@ def check_drift(
     min_current_rows: int = MIN_CURRENT_ROWS,
     min_reference_rows: int = MIN_REFERENCE_ROWS,
     drift_share: float = DEFAULT_DRIFT_SHARE,
-    method: str | None = None,
+    method: str | None = DEFAULT_METHOD,
     checked_at: datetime | None = None,
     html_path: Path | None = None,
 ) -> DriftSummary:
     """Test every column of ``columns`` for drift from ``reference`` to ``current``.
 
-    ``method`` forces one Evidently stattest (e.g. ``"ks"``, ``"wasserstein"``) for every column; None
-    lets Evidently choose by column and sample size (K-S below 1000 reference rows, normed Wasserstein
-    above). With ``html_path`` Evidently's HTML report is written there (only when something was tested).
+    ``method`` is the Evidently stattest for every column (default K-S, e.g. ``"wasserstein"``,
+    ``"psi"``); None lets Evidently choose by column and sample size (K-S up to 1000 reference rows,
+    normed Wasserstein above). With ``html_path`` Evidently's HTML report is written there (only when
+    something was tested).
     """
     checked_at = checked_at or datetime.now(UTC)
     base = {
