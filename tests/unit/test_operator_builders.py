@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from stockops.crd.parent_model import ParentModelSpec
 from stockops.crd.ticker_model import TickerModelSpec
@@ -243,3 +244,33 @@ def test_the_walk_forward_request_travels_from_the_spec_to_the_trainer() -> None
     unset = build_training_job(CHILD, spec.model_copy(update={"evaluation": None}), SETTINGS, job_name="n")
     plain = json.loads(_env(unset["spec"]["template"]["spec"]["containers"][0])["STOCKOPS_TRAINER_CONFIG"])
     assert request_from_spec("child", plain, default_source="auto").walk_forward_folds is None
+
+
+def test_training_and_predictor_pods_carry_the_restricted_profile() -> None:
+    job = build_training_job(PARENT, ParentModelSpec(), SETTINGS, job_name="n")
+    pod = job["spec"]["template"]["spec"]
+    spec = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
+    predictor = build_inference_service(
+        CHILD, spec, SETTINGS, name="aapl", model_name="stockops-aapl", model_version="1"
+    )["spec"]["predictor"]
+    for where in (pod, predictor):
+        assert where["securityContext"]["runAsNonRoot"] is True
+        assert where["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert where["automountServiceAccountToken"] is False
+        assert where["volumes"] == [{"name": "tmp", "emptyDir": {}}, {"name": "home", "emptyDir": {}}]
+        (container,) = where["containers"]
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {"drop": ["ALL"]}
+        assert context["readOnlyRootFilesystem"] is True
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts == {"/tmp", "/home/stockops"}  # STOCKOPS_HOME=/home/stockops/.stockops in the images
+
+
+def test_the_scratch_home_is_the_images_home() -> None:
+    """The emptyDir must cover STOCKOPS_HOME as the Dockerfiles set it, or the read-only root breaks."""
+    from stockops.operator.pod_security import IMAGE_HOME, IMAGE_UID
+
+    for image in ("trainer", "predictor"):
+        dockerfile = (Path(__file__).parents[2] / "images" / image / "Dockerfile").read_text()
+        assert f"STOCKOPS_HOME={IMAGE_HOME}/.stockops" in dockerfile
+        assert f"USER {IMAGE_UID}" in dockerfile

@@ -23,6 +23,7 @@ from stockops.operator.naming import (
     owner_labels,
     short_hash,
 )
+from stockops.operator.pod_security import restricted_container_fields, restricted_pod_fields
 from stockops.operator.settings import OperatorSettings
 
 TRAINER_CONTAINER = "trainer"
@@ -198,11 +199,12 @@ def build_training_job(
         "resources": _resources(spec.resources, settings.default_cpu, settings.default_memory),
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": {"allowPrivilegeEscalation": False},
+        **restricted_container_fields(),
     }
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [container],
+        **restricted_pod_fields(),
         **_placement(spec.scheduling, gpus, settings),
     }
     if settings.service_account:
@@ -309,8 +311,10 @@ def build_inference_service(
                 # Ready as soon as the port listens, even when the model failed to load.
                 "readinessProbe": _http_probe("/v2/health/ready", period=5, failures=3),
                 "livenessProbe": _http_probe("/v2/health/live", period=10, failures=6, initial_delay=30),
+                **restricted_container_fields(),
             }
         ],
+        **restricted_pod_fields(),
         **_placement(spec.scheduling, 0, settings),
     }
     manifest: dict[str, Any] = {
