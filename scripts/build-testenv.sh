@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Builds the tools the e2e tier needs into a cache, once, and prints their absolute paths.
 #
-#   scripts/build-testenv.sh [testenv|kubectl|helm|all]...   (default: testenv)
+#   scripts/build-testenv.sh [testenv|kubectl|helm|kserve|all]...   (default: testenv)
 #   scripts/build-testenv.sh --print-dir                      (cache dir of this testenv, no build)
+#
+# `kserve` prints a directory, not a binary: the real KServe controller manager built from kserve's Go
+# module (tests/e2e/kserve/go.mod) as bin/manager, beside that module version's CRDs (crd/), config map
+# (configmap/inferenceservice.yaml) and webhook configurations (webhook/manifests.yaml); see
+# tests/e2e/kserve/README.md.
 #
 # Why a cache keyed by content: kube-apiserver is a large Go program (a cold build takes many minutes on
 # two cores). The binary depends only on go.mod, go.sum and our *.go files, so their hash names the
@@ -54,6 +59,8 @@ KEY="$(cd "$MODULE_DIR" && content_key go.mod go.sum ./*.go)"
 BIN_DIR="$CACHE_ROOT/$KEY/bin"
 KUBECTL_KEY="$(content_key go.mod go.sum)"
 KUBECTL_DIR="$CACHE_ROOT/kubectl-$KUBECTL_KEY"
+KSERVE_MODULE_DIR="$REPO_ROOT/tests/e2e/kserve"
+KSERVE_RECIPE="1"
 
 # Version stamped into /version: the Kubernetes release this module pins, dated by that release, so
 # the build is reproducible.
@@ -167,6 +174,55 @@ install_helm() {
   log "installed helm in $(( $(date +%s) - start ))s"
 }
 
+# The KServe entry depends only on its wrapper module's go.mod and go.sum (they pin kserve and every
+# dependency); the whole directory is assembled under a temp name and renamed, so a half-built one is
+# never seen.
+kserve_key() {
+  (cd "$KSERVE_MODULE_DIR" && cat go.mod go.sum && echo "recipe=$KSERVE_RECIPE") | sha256sum | cut -c1-16
+}
+
+build_kserve() {
+  local dir
+  dir="$CACHE_ROOT/kserve-$(kserve_key)"
+  if [[ ! -x "$dir/bin/manager" ]]; then
+    with_lock "kserve-$(kserve_key)" assemble_kserve "$dir"
+  fi
+  echo "$dir"
+}
+
+assemble_kserve() {
+  local dir="$1" tmp start info version src
+  [[ -x "$dir/bin/manager" ]] && return
+  need_go
+  start=$(date +%s)
+  tmp="$dir.tmp.$$"
+  rm -rf -- "$tmp"
+  mkdir -p "$tmp/bin" "$tmp/configmap" "$tmp/webhook"
+  # The module version go.mod pins, and its source in the module cache (CRDs and config live there).
+  info="$(cd "$KSERVE_MODULE_DIR" && go mod download -json github.com/kserve/kserve)" \
+    || { rm -rf -- "$tmp"; die "go mod download github.com/kserve/kserve failed"; }
+  version="$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"Version": "\(.*\)",$/\1/p' | head -1)"
+  src="$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' | head -1)"
+  [[ -n "$version" && -d "$src" ]] || { rm -rf -- "$tmp"; die "no module directory for github.com/kserve/kserve"; }
+  log "building github.com/kserve/kserve/cmd/manager@$version -> $dir (jobs=$JOBS, nice=$NICE; a cold build takes many minutes)"
+  (cd "$KSERVE_MODULE_DIR" && nice -n "$NICE" go build -p "$JOBS" -mod=readonly -trimpath -ldflags "-s -w" \
+      -o "$tmp/bin/manager" github.com/kserve/kserve/cmd/manager) \
+    || { rm -rf -- "$tmp"; die "go build github.com/kserve/kserve/cmd/manager failed"; }
+  # The CRDs the manager serves or reads (InferenceService, ServingRuntime, ClusterServingRuntime,
+  # TrainedModel, InferenceGraph, the local-model caches, ClusterStorageContainer), flat and without
+  # kustomize files; LLMInferenceService has its own controller and conversion webhooks, so it is left out.
+  mkdir -p "$tmp/crd"
+  cp "$src"/config/crd/full/serving.kserve.io_*.yaml "$src"/config/crd/full/localmodel/serving.kserve.io_*.yaml \
+     "$src"/config/crd/full/clusterstoragecontainer/serving.kserve.io_*.yaml "$tmp/crd/"
+  cp "$src/config/configmap/inferenceservice.yaml" "$tmp/configmap/"
+  cp "$src/config/webhook/manifests.yaml" "$tmp/webhook/"
+  chmod -R u+w "$tmp"  # the module cache is read-only; the copies need not be
+  echo "$version" > "$tmp/VERSION"
+  rm -rf -- "$dir"
+  mv "$tmp" "$dir"
+  log "built kserve $version in $(( $(date +%s) - start ))s"
+}
+
 main() {
   local targets=("$@")
   [[ ${#targets[@]} -eq 0 ]] && targets=(testenv)
@@ -176,9 +232,10 @@ main() {
       testenv) build_testenv ;;
       kubectl) build_kubectl ;;
       helm) build_helm ;;
-      all) build_testenv; build_kubectl; build_helm ;;
-      -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-      *) die "unknown target '$t' (expected testenv, kubectl, helm, all or --print-dir)" ;;
+      kserve) build_kserve ;;
+      all) build_testenv; build_kubectl; build_helm; build_kserve ;;
+      -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown target '$t' (expected testenv, kubectl, helm, kserve, all or --print-dir)" ;;
     esac
   done
 }
