@@ -50,8 +50,15 @@ def test_chart_image_is_built_here_and_runs_its_module(repo_root: Path, componen
 def test_operator_defaults_name_the_chart_repositories(repo_root: Path) -> None:
     """Outside the chart (dev cluster, e2e executor) the operator's defaults must be the same names."""
     defaults = OperatorSettings.model_fields
-    assert defaults["trainer_image"].default == IMAGES["trainer"][0]
-    assert defaults["predictor_image"].default == IMAGES["predictor"][0]
+    values = _values(repo_root)
+    chart = yaml.safe_load((repo_root / "charts" / "stockops" / "Chart.yaml").read_text())
+    version = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["version"]
+    assert chart["appVersion"] == version  # the images' tag is the chart's appVersion, this release
+    for component in ("trainer", "predictor"):
+        expected = f"{values['image']['registry']}/{IMAGES[component][0]}:{version}"
+        assert defaults[f"{component}_image"].default == expected
+        registry = expected.split("/", 1)[0]
+        assert "." in registry and not expected.endswith(":latest")  # fully qualified, pinned tag
 
 
 @pytest.mark.parametrize("dockerfile", ["images/trainer/Dockerfile", "images/predictor/Dockerfile"])

@@ -258,8 +258,8 @@ def test_default_env_points_the_operator_at_the_in_chart_services(
     env = _env(_one(default_objects, "Deployment", "stockops-operator"))
     settings = settings_from(env)
     assert settings.mlflow_tracking_uri == "http://stockops-mlflow.stockops-system.svc:5000"
-    assert settings.trainer_image == "stockops/trainer:0.1.0"
-    assert settings.predictor_image == "stockops/predictor:0.1.0"
+    assert settings.trainer_image == "docker.io/stockops/trainer:0.1.0"
+    assert settings.predictor_image == "docker.io/stockops/predictor:0.1.0"
     redis = "redis://stockops-redis.stockops-system.svc:6379/0"
     assert env["STOCKOPS_REDIS_URL"] == redis
     assert settings.extra_env == {"STOCKOPS_REDIS_URL": redis}  # reaches every Job and predictor
@@ -328,11 +328,12 @@ def test_kind_script_flags_set_the_tag_of_all_three_images(render, settings_from
     """tests/e2e/kind/run.sh installs with `--set image.tag=e2e --set image.pullPolicy=IfNotPresent`."""
     objects = render(None, "--set", "image.tag=e2e", "--set", "image.pullPolicy=IfNotPresent")
     deployment = _one(objects, "Deployment", "stockops-operator")
-    assert _container(deployment)["image"] == "stockops/operator:e2e"
+    # docker.io/stockops/operator:e2e is the name `kind load` gives the locally built stockops/operator:e2e
+    assert _container(deployment)["image"] == "docker.io/stockops/operator:e2e"
     settings = settings_from(_env(deployment))
     assert (settings.trainer_image, settings.predictor_image) == (
-        "stockops/trainer:e2e",
-        "stockops/predictor:e2e",
+        "docker.io/stockops/trainer:e2e",
+        "docker.io/stockops/predictor:e2e",
     )
 
 

@@ -41,7 +41,7 @@ def test_parent_job_runs_the_trainer_with_the_spec_as_config() -> None:
     spec = ParentModelSpec.model_validate({"ticker": "^GSPC", "training": {"epochs": 3}})
     job = build_training_job(PARENT, spec, SETTINGS, job_name="gspc-g3-abc")
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "stockops/trainer"
+    assert container["image"] == "docker.io/stockops/trainer:0.1.0"
     assert container["args"] == ["--kind", "parent", "--ticker", "^GSPC"]
     env = _env(container)
     assert json.loads(env["STOCKOPS_TRAINER_CONFIG"]) == {"ticker": "^GSPC", "training": {"epochs": 3}}
@@ -184,7 +184,7 @@ def test_inference_service_serves_the_promoted_version() -> None:
     predictor = isvc["spec"]["predictor"]
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (3, 3)
     (container,) = predictor["containers"]
-    assert container["image"] == "stockops/predictor"
+    assert container["image"] == "docker.io/stockops/predictor:0.1.0"
     env = _env(container)
     assert env["STOCKOPS_MODEL_NAME"] == "stockops-aapl"
     assert env["STOCKOPS_MODEL_VERSION"] == "4"

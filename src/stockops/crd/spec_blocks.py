@@ -246,7 +246,8 @@ class SchedulingSpec(CrdModel):
 
 
 class ImageSpec(CrdModel):
-    """Container image overrides (defaults: the operator's stockops/trainer and stockops/predictor)."""
+    """Container image overrides (defaults: the operator's docker.io/stockops/trainer and .../predictor,
+    tagged with the release)."""
 
     trainer: str | None = Field(
         default=None, min_length=1, max_length=512, description="Image of the training Job."

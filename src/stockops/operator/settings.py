@@ -7,6 +7,17 @@ import json
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stockops import __version__
+
+# Fully qualified and tagged with this release (the chart's appVersion): never an implicit docker.io or
+# :latest, which would make what a cluster runs depend on when it pulled.
+IMAGE_REGISTRY = "docker.io"
+
+
+def default_image(component: str) -> str:
+    """``docker.io/stockops/<component>:<version of this package>``."""
+    return f"{IMAGE_REGISTRY}/stockops/{component}:{__version__}"
+
 
 class OperatorSettings(BaseSettings):
     """Everything the operator decides that a resource's spec does not."""
@@ -33,8 +44,8 @@ class OperatorSettings(BaseSettings):
         validation_alias=AliasChoices("STOCKOPS_OPERATOR_DATA_SOURCE", "STOCKOPS_DATA_SOURCE"),
         description="STOCKOPS_DATA_SOURCE for Jobs whose spec.data.source is unset.",
     )
-    trainer_image: str = Field(default="stockops/trainer", description="Default training image.")
-    predictor_image: str = Field(default="stockops/predictor", description="Default predictor image.")
+    trainer_image: str = Field(default=default_image("trainer"), description="Default training image.")
+    predictor_image: str = Field(default=default_image("predictor"), description="Default predictor image.")
     image_pull_policy: str = Field(default="IfNotPresent", description="Default imagePullPolicy.")
     service_account: str | None = Field(default=None, description="ServiceAccount for training pods.")
     job_backoff_limit: int = Field(default=2, ge=0, le=10, description="Default Job backoffLimit.")
