@@ -143,7 +143,12 @@ NON_DEFAULT: dict[str, Any] = {
         "gpuNodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
         "serviceAccountName": "trainer",
     },
-    "predictor": {"cpu": "250m", "memory": "768Mi", "kserveDeploymentMode": "Serverless"},
+    "predictor": {
+        "cpu": "250m",
+        "memory": "768Mi",
+        "kserveDeploymentMode": "Serverless",
+        "serviceAccountName": "predictor",
+    },
     "workloadEnv": {"STOCKOPS_TORCH_THREADS": "2"},
     "mlflow": {
         "enabled": False,
@@ -312,6 +317,8 @@ def test_non_default_values_reach_the_operator(render, settings_from) -> None:
     assert (settings.predictor_cpu, settings.predictor_memory) == ("250m", "768Mi")
     assert settings.gpu_node_selector == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert settings.service_account == "trainer"
+    assert settings.predictor_service_account == "predictor"
+    assert settings.image_pull_secrets == ["regcred"]  # reach every Job and predictor
     assert settings.kserve_deployment_mode == "Serverless"
     assert settings.extra_env == {
         "STOCKOPS_TORCH_THREADS": "2",

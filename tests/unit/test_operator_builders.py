@@ -274,3 +274,29 @@ def test_the_scratch_home_is_the_images_home() -> None:
         dockerfile = (Path(__file__).parents[2] / "images" / image / "Dockerfile").read_text()
         assert f"STOCKOPS_HOME={IMAGE_HOME}/.stockops" in dockerfile
         assert f"USER {IMAGE_UID}" in dockerfile
+
+
+def test_workloads_get_the_configured_service_accounts_and_pull_secrets() -> None:
+    settings = SETTINGS.model_copy(
+        update={
+            "service_account": "trainer",
+            "predictor_service_account": "predictor",
+            "image_pull_secrets": ["regcred", "mirror"],
+        }
+    )
+    pod = build_training_job(PARENT, ParentModelSpec(), settings, job_name="n")["spec"]["template"]["spec"]
+    spec = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
+    predictor = build_inference_service(
+        CHILD, spec, settings, name="aapl", model_name="stockops-aapl", model_version="1"
+    )["spec"]["predictor"]
+    secrets = [{"name": "regcred"}, {"name": "mirror"}]
+    assert (pod["serviceAccountName"], pod["imagePullSecrets"]) == ("trainer", secrets)
+    assert (predictor["serviceAccountName"], predictor["imagePullSecrets"]) == ("predictor", secrets)
+    plain = build_training_job(PARENT, ParentModelSpec(), SETTINGS, job_name="n")["spec"]["template"]["spec"]
+    assert "imagePullSecrets" not in plain and "serviceAccountName" not in plain
+
+
+def test_pull_secrets_parse_from_the_environment_forms() -> None:
+    assert OperatorSettings(image_pull_secrets='["a", "b"]').image_pull_secrets == ["a", "b"]
+    assert OperatorSettings(image_pull_secrets="a, b").image_pull_secrets == ["a", "b"]
+    assert OperatorSettings(image_pull_secrets="").image_pull_secrets == []

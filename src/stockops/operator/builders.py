@@ -121,6 +121,16 @@ def _placement(scheduling: SchedulingSpec | None, gpus: int, settings: OperatorS
     return placement
 
 
+def _identity(service_account: str | None, settings: OperatorSettings) -> dict[str, Any]:
+    """serviceAccountName and imagePullSecrets of a workload pod, when configured."""
+    fields: dict[str, Any] = {}
+    if service_account:
+        fields["serviceAccountName"] = service_account
+    if settings.image_pull_secrets:
+        fields["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
+    return fields
+
+
 def _image(image: ImageSpec | None, role: str, settings: OperatorSettings) -> tuple[str, str]:
     default = settings.trainer_image if role == "trainer" else settings.predictor_image
     name = (getattr(image, role, None) if image else None) or default
@@ -207,8 +217,7 @@ def build_training_job(
         **restricted_pod_fields(),
         **_placement(spec.scheduling, gpus, settings),
     }
-    if settings.service_account:
-        pod_spec["serviceAccountName"] = settings.service_account
+    pod_spec.update(_identity(settings.service_account, settings))
 
     return {
         "apiVersion": "batch/v1",
@@ -315,6 +324,7 @@ def build_inference_service(
             }
         ],
         **restricted_pod_fields(),
+        **_identity(settings.predictor_service_account, settings),
         **_placement(spec.scheduling, 0, settings),
     }
     manifest: dict[str, Any] = {

@@ -48,6 +48,16 @@ class OperatorSettings(BaseSettings):
     predictor_image: str = Field(default=default_image("predictor"), description="Default predictor image.")
     image_pull_policy: str = Field(default="IfNotPresent", description="Default imagePullPolicy.")
     service_account: str | None = Field(default=None, description="ServiceAccount for training pods.")
+    predictor_service_account: str | None = Field(
+        default=None, description="ServiceAccount for predictor pods (unset: the namespace's default)."
+    )
+    image_pull_secrets: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Names of image pull Secrets (in each resource's namespace) for training and predictor pods "
+            "(a JSON list in the environment, or comma-separated)."
+        ),
+    )
     job_backoff_limit: int = Field(default=2, ge=0, le=10, description="Default Job backoffLimit.")
     job_active_deadline_seconds: int = Field(default=6 * 3600, ge=60, description="Default Job deadline.")
     job_ttl_seconds: int = Field(default=24 * 3600, ge=0, description="ttlSecondsAfterFinished of Jobs.")
@@ -99,6 +109,17 @@ class OperatorSettings(BaseSettings):
             if not isinstance(parsed, dict):
                 raise ValueError(f"expected a JSON object, got {value!r}")
             return parsed
+        return value
+
+    @field_validator("image_pull_secrets", mode="before")
+    @classmethod
+    def _parse_name_list(cls, value: object) -> object:
+        """A JSON list or a comma-separated string (how a list arrives from an environment variable)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [name.strip() for name in text.split(",") if name.strip()]
         return value
 
     @property
