@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from stockops.crd.parent_model import ParentModelSpec
 from stockops.crd.ticker_model import TickerModelSpec
 from stockops.operator.builders import (
@@ -296,7 +298,11 @@ def test_workloads_get_the_configured_service_accounts_and_pull_secrets() -> Non
     assert "imagePullSecrets" not in plain and "serviceAccountName" not in plain
 
 
-def test_pull_secrets_parse_from_the_environment_forms() -> None:
-    assert OperatorSettings(image_pull_secrets='["a", "b"]').image_pull_secrets == ["a", "b"]
-    assert OperatorSettings(image_pull_secrets="a, b").image_pull_secrets == ["a", "b"]
-    assert OperatorSettings(image_pull_secrets="").image_pull_secrets == []
+@pytest.mark.parametrize(("value", "expected"), [('["a", "b"]', ["a", "b"]), ("a, b", ["a", "b"]), ("", [])])
+def test_pull_secrets_parse_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("STOCKOPS_OPERATOR_IMAGE_PULL_SECRETS", value)
+    monkeypatch.setenv("STOCKOPS_OPERATOR_GPU_NODE_SELECTOR", "")  # empty means none, not an error
+    settings = OperatorSettings()
+    assert settings.image_pull_secrets == expected and settings.gpu_node_selector == {}

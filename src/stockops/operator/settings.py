@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stockops import __version__
 
@@ -51,7 +52,7 @@ class OperatorSettings(BaseSettings):
     predictor_service_account: str | None = Field(
         default=None, description="ServiceAccount for predictor pods (unset: the namespace's default)."
     )
-    image_pull_secrets: list[str] = Field(
+    image_pull_secrets: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description=(
             "Names of image pull Secrets (in each resource's namespace) for training and predictor pods "
@@ -65,7 +66,8 @@ class OperatorSettings(BaseSettings):
     default_memory: str = Field(default="2Gi", description="Memory of training pods when unset in spec.")
     predictor_cpu: str = Field(default="500m", description="CPU request of predictor pods when unset.")
     predictor_memory: str = Field(default="1Gi", description="Memory of predictor pods when unset.")
-    gpu_node_selector: dict[str, str] = Field(
+    # NoDecode: our validators parse the environment's strings (JSON, or a comma list), empty included
+    gpu_node_selector: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description=(
             "Node selector added when a spec asks for GPUs (JSON object in the environment). Empty by "
@@ -78,7 +80,7 @@ class OperatorSettings(BaseSettings):
         default="RawDeployment",
         description="serving.kserve.io/deploymentMode of InferenceServices (empty: KServe default).",
     )
-    extra_env: dict[str, str] = Field(
+    extra_env: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description="Extra env for training and predictor containers (JSON object), e.g. STOCKOPS_REDIS_URL.",
     )
