@@ -186,8 +186,19 @@ build_kserve() {
   dir="$CACHE_ROOT/kserve-$(kserve_key)"
   if [[ ! -x "$dir/bin/manager" ]]; then
     with_lock "kserve-$(kserve_key)" assemble_kserve "$dir"
+    prune_old_kserve
   fi
   echo "$dir"
+}
+
+# Each entry is ~85 MB; keep the newest two.
+prune_old_kserve() {
+  local old
+  old="$(cd "$CACHE_ROOT" && ls -1td -- kserve-*/ 2>/dev/null | grep -E '^kserve-[0-9a-f]{16}/$' | tail -n +3 || true)"
+  for entry in $old; do
+    log "pruning old build $CACHE_ROOT/$entry"
+    rm -rf -- "${CACHE_ROOT:?}/$entry"
+  done
 }
 
 assemble_kserve() {

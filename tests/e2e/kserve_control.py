@@ -21,6 +21,7 @@ the I/O (API calls, the process) stays in `install_kserve` and `KServeManager`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import os
@@ -106,11 +107,13 @@ def find_kserve(repo_root: Path) -> KServeRelease:
     return KServeRelease(Path(lines[-1])).check()
 
 
-def free_port() -> int:
-    """A loopback port free right now (the kernel's pick; the manager binds it moments later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports free right now (held open together, so none repeats)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,7 @@ class KServeManager:
         """
         tmp = work_dir / "tmp"
         certs = make_webhook_certs(work_dir / "pki", tmp / "k8s-webhook-server" / "serving-certs")
-        webhook_port, probe_port, metrics_port = free_port(), free_port(), free_port()
+        webhook_port, probe_port, metrics_port = free_ports(3)
         log_path = work_dir / "kserve-manager.log"
         env = {
             **os.environ,
