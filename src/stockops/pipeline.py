@@ -56,6 +56,11 @@ class TrainRequest(BaseModel):
     parent_version: str | None = Field(default=None, description="None: the parent's production alias.")
     transfer: TransferConfig | None = None
     min_skill: float = DEFAULT_MIN_SKILL
+    allow_synthetic: bool = Field(
+        default=True,
+        description="Whether a model trained on synthetic prices may be promoted (the trainer: only when "
+        "the resource sets promotion.allowSynthetic; the local CLI: yes, labelled synthetic).",
+    )
     job_name: str | None = None
     walk_forward_folds: int | None = Field(
         default=None, ge=2, le=10, description="Also run a walk-forward backtest with this many folds."
@@ -300,6 +305,7 @@ def train_and_register(
             example_window=_example_window(features, model_cfg.context_days),
             min_skill=request.min_skill,
             comparison=_compare_with_production(client, request.ticker, result),
+            allow_synthetic=request.allow_synthetic,
         )
     metrics["model_version"] = published.version
     (out / "metrics.json").write_text(_json(metrics))

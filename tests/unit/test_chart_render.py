@@ -263,6 +263,7 @@ def test_default_env_points_the_operator_at_the_in_chart_services(
     env = _env(_one(default_objects, "Deployment", "stockops-operator"))
     settings = settings_from(env)
     assert settings.mlflow_tracking_uri == "http://stockops-mlflow.stockops-system.svc:5000"
+    assert settings.data_source == "yfinance"  # not auto: no silent synthetic fallback in a cluster
     assert settings.trainer_image == "docker.io/stockops/trainer:0.1.0"
     assert settings.predictor_image == "docker.io/stockops/predictor:0.1.0"
     redis = "redis://stockops-redis.stockops-system.svc:6379/0"
@@ -274,8 +275,9 @@ def test_chart_defaults_keep_the_operators_own_defaults(default_objects: Objects
     """The chart states the operator's defaults explicitly; it must not silently change them."""
     from_chart = settings_from(_env(_one(default_objects, "Deployment", "stockops-operator")))
     built_in = settings_from({})
+    # except data_source on purpose: the chart's is yfinance, the bare operator's (dev cluster) auto
+    assert (from_chart.data_source, built_in.data_source) == ("yfinance", "auto")
     for field in (
-        "data_source",
         "image_pull_policy",
         "job_backoff_limit",
         "job_active_deadline_seconds",

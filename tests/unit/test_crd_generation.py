@@ -182,3 +182,10 @@ def test_ensemble_and_l2_sp_are_bounded_in_the_schema_and_the_models(
             "ensembleMembers"
             in _schema("ParentModel")["properties"]["spec"]["properties"]["training"]["properties"]
         )
+
+
+@pytest.mark.parametrize("kind", ["ParentModel", "TickerModel"])
+def test_both_kinds_have_the_promotion_gate_with_allow_synthetic(kind: str) -> None:
+    promotion = _schema(kind)["properties"]["spec"]["properties"]["promotion"]["properties"]
+    assert promotion["allowSynthetic"]["type"] == "boolean" and "default" not in promotion["allowSynthetic"]
+    assert promotion["minSkill"]["type"] == "number"

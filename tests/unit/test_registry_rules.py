@@ -113,3 +113,36 @@ def test_production_is_compared_only_on_days_it_never_saw() -> None:
 
     unseen = compare_versions(**args, production_seen_until=dates[100].date())
     assert unseen.n_windows == 100 and unseen.significantly_worse  # the naive model loses to it there
+
+
+def test_a_synthetic_model_is_promoted_only_where_allowed() -> None:
+    refused = decide_promotion(
+        new_version="2",
+        new_skill=0.01,
+        min_skill=0.0,
+        current_version="1",
+        synthetic=True,
+        allow_synthetic=False,
+    )
+    assert not refused.promote
+    assert (
+        "synthetic" in refused.reason and "allowSynthetic" in refused.reason and "1 stays" in refused.reason
+    )
+    allowed = decide_promotion(
+        new_version="2",
+        new_skill=0.01,
+        min_skill=0.0,
+        current_version="1",
+        synthetic=True,
+        allow_synthetic=True,
+    )
+    assert allowed.promote
+    real = decide_promotion(
+        new_version="2",
+        new_skill=0.01,
+        min_skill=0.0,
+        current_version="1",
+        synthetic=False,
+        allow_synthetic=False,
+    )
+    assert real.promote

@@ -188,3 +188,16 @@ def test_ensemble_members_and_l2_sp_reach_the_training_and_transfer_configs() ->
     assert request.transfer is not None and request.transfer.l2_sp == 0.05
     plain = request_from_spec("child", {"ticker": "AAPL", "parentTicker": "^GSPC"}, default_source="auto")
     assert plain.training.ensemble_members == 1 and plain.transfer is not None and plain.transfer.l2_sp == 0.0
+
+
+def test_in_a_cluster_synthetic_models_are_served_only_when_the_resource_opts_in() -> None:
+    child = {"ticker": "AAPL", "parentTicker": "^GSPC"}
+    assert request_from_spec("child", child, default_source="auto").allow_synthetic is False
+    opted = {**child, "promotion": {"allowSynthetic": True}}
+    assert request_from_spec("child", opted, default_source="auto").allow_synthetic is True
+    parent = {"ticker": "^GSPC", "promotion": {"allowSynthetic": True, "minSkill": 0.01}}
+    request = request_from_spec("parent", parent, default_source="auto")
+    assert request.allow_synthetic is True and request.min_skill == 0.01
+    from stockops.pipeline import TrainRequest
+
+    assert TrainRequest(ticker="^GSPC", kind="parent").allow_synthetic is True  # the local CLI and demo

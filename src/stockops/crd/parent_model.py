@@ -13,6 +13,7 @@ from stockops.crd.spec_blocks import (
     FeaturesSpec,
     ImageSpec,
     ModelSpec,
+    PromotionSpec,
     ResourcesSpec,
     SchedulingSpec,
     TrainingSpec,
@@ -41,6 +42,7 @@ class ParentModelSpec(CrdModel):
     features: FeaturesSpec | None = Field(default=None, description="Feature set the model is trained on.")
     model: ModelSpec | None = Field(default=None, description="Network shape and window sizes.")
     training: TrainingSpec | None = Field(default=None, description="Optimisation and Job limits.")
+    promotion: PromotionSpec | None = Field(default=None, description="Promotion gate.")
     evaluation: EvaluationSpec | None = Field(
         default=None, description="Walk-forward backtest after training (unset: none)."
     )

@@ -272,3 +272,27 @@ class CronRetrain(CrdModel):
             "it fires after the last training finished, a new training Job starts."
         ),
     )
+
+
+class PromotionSpec(CrdModel):
+    """The gate a newly trained version must pass to become 'production' and be served."""
+
+    min_skill: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "Minimum test skill (1 - RMSE/naive RMSE) for promotion. Below it the version is registered "
+            "but not served. Unset: the trainer's default, 0 (not worse than the random walk; a model "
+            "with no edge forecasts the random walk and passes). A version that is significantly worse "
+            "than the current production one on the same test days is never promoted."
+        ),
+    )
+    allow_synthetic: bool | None = Field(
+        default=None,
+        description=(
+            "true: a version trained on synthetic prices (data.source synthetic, or auto after Yahoo "
+            "could not be reached, or a parent that was) may become 'production'. Unset/false: it is "
+            "registered, labelled synthetic, and never served."
+        ),
+    )

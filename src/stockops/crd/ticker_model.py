@@ -16,6 +16,7 @@ from stockops.crd.spec_blocks import (
     EvaluationSpec,
     FeaturesSpec,
     ImageSpec,
+    PromotionSpec,
     ResourcesSpec,
     SchedulingSpec,
     TrainingSpec,
@@ -88,22 +89,6 @@ class ServingSpec(CrdModel):
         description="Seconds a cached forecast stays valid (unset: the predictor default).",
     )
     resources: ServingResources | None = Field(default=None, description="Predictor CPU and memory.")
-
-
-class PromotionSpec(CrdModel):
-    """The gate a newly trained version must pass to become 'production' and be served."""
-
-    min_skill: float | None = Field(
-        default=None,
-        ge=-1.0,
-        le=1.0,
-        description=(
-            "Minimum test skill (1 - RMSE/naive RMSE) for promotion. Below it the version is registered "
-            "but not served. Unset: the trainer's default, 0 (not worse than the random walk; a model "
-            "with no edge forecasts the random walk and passes). A version that is significantly worse "
-            "than the current production one on the same test days is never promoted."
-        ),
-    )
 
 
 class TickerRetrainSpec(CronRetrain):

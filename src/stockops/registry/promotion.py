@@ -9,6 +9,9 @@ Default rule: "not worse than the random walk". A version is promoted when
    paired block-bootstrap interval of ``skill(new) - skill(production)`` must not lie entirely below 0.
    Only days the production version never trained on are compared (see
    :mod:`stockops.model.comparison`); when there are too few, the reason says the check was skipped.
+3. it was not trained on synthetic prices, unless the caller allows it (``allow_synthetic``): the local
+   CLI and demo do, so an offline first run ends with something to serve (labelled synthetic
+   everywhere); in a cluster a resource must opt in with ``promotion.allowSynthetic: true``.
 
 A pure decision, so the rule is unit-tested and the CLI, trainer and operator report the same reason,
 which always names the figures.
@@ -63,10 +66,19 @@ def decide_promotion(
     skill_interval: tuple[float | None, float | None] | None = None,
     comparison: VersionComparison | None = None,
     no_edge: bool = False,
+    synthetic: bool = False,
+    allow_synthetic: bool = True,
 ) -> PromotionDecision:
-    """Promote only past both rules; otherwise the current production stays."""
+    """Promote only past every rule; otherwise the current production stays."""
     if new_skill != new_skill:  # NaN never passes a gate
         return PromotionDecision(False, f"version {new_version} has no finite test skill; not promoted")
+    if synthetic and not allow_synthetic:
+        kept = f"version {current_version} stays production" if current_version else "nothing is served"
+        return PromotionDecision(
+            False,
+            f"version {new_version} not promoted: it was trained on synthetic prices "
+            f"(set promotion.allowSynthetic: true to serve such a model); {kept}",
+        )
     figures = f"skill {new_skill:+.4f}"
     if skill_interval is not None and None not in skill_interval:
         figures += f" [95% {skill_interval[0]:+.4f}, {skill_interval[1]:+.4f}]"

@@ -62,6 +62,7 @@ def publish(
     min_skill: float,
     comparison: VersionComparison | None = None,
     reference: pd.DataFrame | None = None,
+    allow_synthetic: bool = True,
 ) -> PublishedVersion:
     """Log artifacts and the pyfunc model, register a version, apply the gate, attach metrics JSON.
 
@@ -103,6 +104,8 @@ def publish(
         skill_interval=(metrics.get("skill_ci_low"), metrics.get("skill_ci_high")),
         comparison=comparison if applies else None,
         no_edge=bundle.no_edge,
+        synthetic=bool(bundle.synthetic),
+        allow_synthetic=allow_synthetic,
     )
     client.set_model_version_tag(name, version, "skill", f"{skill:.6f}")
     client.set_model_version_tag(name, version, "synthetic", str(bool(bundle.synthetic)).lower())

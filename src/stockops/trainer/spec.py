@@ -76,6 +76,8 @@ def request_from_spec(
         parent_version=_str_or_none(spec.get("parentVersion")),
         transfer=transfer,
         min_skill=float(promotion.get("minSkill", default_min_skill)),
+        # in a cluster a model trained on synthetic prices is served only when the resource opts in
+        allow_synthetic=bool(promotion.get("allowSynthetic", False)),
         job_name=job_name,
         walk_forward_folds=(spec.get("evaluation") or {}).get("walkForwardFolds"),
     )
