@@ -158,7 +158,9 @@ def result_summary(result: ExperimentResult) -> dict[str, Any]:
         "best_epoch": fit.best_epoch,
         "best_val_loss": fit.best_val_loss,
         "stopped_early": fit.stopped_early,
-        "fit_seconds": fit.seconds,
+        # every seed-ensemble member's fit (the cost of the model), not only the first one's
+        "fit_seconds": sum(f.seconds for f in result.member_fits) or fit.seconds,
+        "members": len(result.member_fits) or 1,
         "seconds_to_best": seconds_through(fit.history, fit.best_epoch),
         "seconds_per_epoch": (
             sum(s.seconds for s in fit.history) / fit.epochs_run if fit.epochs_run else float("nan")
