@@ -11,6 +11,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
+
 from stockops.operator.builders import Owner
 from stockops.operator.naming import job_name
 from stockops.operator.observations import (
@@ -337,3 +339,26 @@ def test_controller_reports_a_transition_once_even_from_a_stale_body() -> None:
     assert controller.run("ParentModel", stale, Observed(jobs=observed_jobs(cluster)), "timer") is None
     running = observed_jobs(cluster, **{next(iter(cluster.jobs)): {"active": 1}})
     assert controller.run("ParentModel", stale, Observed(jobs=running), "timer") is not None
+
+
+def test_an_unparseable_spec_fails_permanently_with_the_fields_named_once_per_generation() -> None:
+    from stockops.operator.controller import Controller, InvalidSpecError
+    from stockops.operator.metrics import OperatorMetrics
+
+    cluster = InMemoryCluster()
+    posted: list[str] = []
+    controller = Controller(
+        cluster, NoProgress(), SETTINGS, OperatorMetrics(), lambda b, e: posted.append(e.reason), lambda: NOW
+    )
+    bad = body(kind="ParentModel", training={"epochs": 0})  # the CRD would refuse it; an old CRD may not
+    with pytest.raises(InvalidSpecError, match=r"spec\.training\.epochs"):
+        controller.run("ParentModel", bad, Observed(), "create")
+    (patch,) = cluster.status_patches
+    (ready,) = patch["conditions"]
+    assert patch["phase"] == "Failed" and (ready["type"], ready["status"]) == ("Ready", "False")
+    assert ready["reason"] == "InvalidSpec" and "spec.training.epochs" in ready["message"]
+    assert posted == ["InvalidSpec"] and cluster.jobs == {}  # nothing was created
+    bad["status"] = patch  # the next pass sees what was written: no second write or Event
+    with pytest.raises(InvalidSpecError):
+        controller.run("ParentModel", bad, Observed(), "timer")
+    assert len(cluster.status_patches) == 1 and posted == ["InvalidSpec"]

@@ -15,7 +15,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from stockops.operator.cluster import Cluster
+from stockops.operator.conditions import READY, make_condition
 from stockops.operator.metrics import OperatorMetrics
 from stockops.operator.reconcile import Observed, ProgressSource, ReconcileResult, Resource, reconcile
 from stockops.operator.settings import OperatorSettings
@@ -36,6 +39,21 @@ def _clock_dependent(resource: Resource, result: ReconcileResult) -> bool:
     a missing result times out, and a retrain schedule fires by the clock."""
     schedule = resource.spec.retrain.schedule if resource.spec.retrain else None
     return result.status.phase == "Training" or bool(schedule)
+
+
+class InvalidSpecError(ValueError):
+    """The spec does not parse (possible only when the CRD installed is older than this operator, or
+    edited by hand): retrying cannot help, so the handler turns this into a permanent error."""
+
+
+def spec_problems(exc: ValidationError, limit: int = 5) -> str:
+    """``spec.training.epochs: Input should be greater than or equal to 1; ...`` (pure)."""
+    parts = [
+        "spec." + ".".join(str(p) for p in error["loc"]) + f": {error['msg']}"
+        for error in exc.errors()[:limit]
+    ]
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 class Controller:
@@ -87,7 +105,13 @@ class Controller:
             if seen is not None and seen[0] == fingerprint and not seen[1]:
                 return None
         with self._lock(uid):
-            resource = Resource.from_body(kind, body, status=self._previous_status(uid, body))
+            try:
+                resource = Resource.from_body(kind, body, status=self._previous_status(uid, body))
+            except ValidationError as exc:
+                if not exc.title.endswith("Spec"):  # a status we cannot read is our bug: let it raise
+                    raise
+                self._reject_spec(kind, body, spec_problems(exc))
+                raise InvalidSpecError(spec_problems(exc)) from exc
             self.metrics.reconciles.labels(kind, trigger).inc()
             try:
                 result = reconcile(
@@ -117,6 +141,27 @@ class Controller:
                     "; ".join(f"{e.reason}: {e.message}" for e in result.events),
                 )
             return result
+
+    def _reject_spec(self, kind: str, body: Mapping[str, Any], problems: str) -> None:
+        """Phase Failed with Ready=False/InvalidSpec naming the fields, written once per generation."""
+        meta = body["metadata"]
+        generation = int(meta.get("generation") or 1)
+        status = body.get("status") or {}
+        ready = next((c for c in status.get("conditions") or () if c.get("type") == READY), {})
+        if (ready.get("reason"), ready.get("message"), status.get("observedGeneration")) == (
+            "InvalidSpec",
+            problems,
+            generation,
+        ):
+            return
+        condition = make_condition(
+            None, READY, "False", "InvalidSpec", problems, now=self._clock(), generation=generation
+        )
+        patch = {"phase": "Failed", "observedGeneration": generation, "conditions": [condition.to_wire()]}
+        self.cluster.patch_status(kind, meta.get("namespace") or "default", meta["name"], patch)
+        self._post_event(body, Event("Warning", "InvalidSpec", problems))
+        self.metrics.reconcile_errors.labels(kind).inc()
+        logger.warning("%s %s/%s: invalid spec: %s", kind, meta.get("namespace"), meta["name"], problems)
 
     def _count(self, kind: str, uid: str, resource: Resource, result: ReconcileResult) -> None:
         status = result.status

@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 
 from stockops.crd.base import GROUP, VERSION
-from stockops.operator.controller import Controller
+from stockops.operator.controller import Controller, InvalidSpecError
 from stockops.operator.naming import LABEL_MANAGED_BY, LABEL_OWNER_UID, MANAGED_BY
 from stockops.operator.observations import (
     InferenceServiceObservation,
@@ -134,7 +134,12 @@ def _register_kind(
         if body.get("metadata", {}).get("deletionTimestamp"):
             return
         observed = _observed(kind, body, kwargs["parents"], kwargs["jobs"], kwargs.get("isvcs"))
-        result = controller.run(kind, body, observed, trigger)
+        try:
+            result = controller.run(kind, body, observed, trigger)
+        except InvalidSpecError as exc:  # status and Event already written; retrying cannot help
+            if trigger == "timer":
+                return
+            raise kopf.PermanentError(f"invalid spec: {exc}") from exc
         if result is not None and result.waiting_for_parent and raise_wait:
             raise kopf.TemporaryError(
                 result.waiting_for_parent, delay=wait_delay(retry, settings.wait_delay_max_seconds)
