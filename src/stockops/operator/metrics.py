@@ -1,7 +1,9 @@
-"""Prometheus metrics of the operator: reconciles, failures, training durations, objects by phase.
+"""Prometheus metrics of the operator: reconciles, failures, training durations, objects by phase,
+retrains by reason, monitoring checks by verdict, and the per-TickerModel gauges (`ModelGauges`).
 
 A private registry (not the process-global one) keeps tests independent and lets the exporter serve
-exactly these series.
+exactly these series. The chart's dashboards and alerts query them (tests/unit/test_dashboards.py
+checks every name they use against this registry).
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ import threading
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from stockops.crd.status_blocks import PHASES
+from stockops.operator.model_metrics import DRIFT_VERDICTS, LIVE_VERDICTS, ModelGauges
+
+# Why a training started (the `reason` label of stockops_operator_retrains_total).
+RETRAIN_REASONS = ("Scheduled", "Drift", "Degraded", "ParentChanged", "Manual", "SpecChanged")
+# The monitoring checks (the `kind` label of stockops_operator_monitor_checks_total) and their verdicts.
+MONITOR_CHECK_VERDICTS = {"drift": DRIFT_VERDICTS, "live": LIVE_VERDICTS}
+KINDS = ("ParentModel", "TickerModel")
 
 
 class OperatorMetrics:
@@ -60,11 +69,34 @@ class OperatorMetrics:
             "TickerModels waiting for their ParentModel (the operator's queue).",
             registry=self.registry,
         )
+        self.retrains = Counter(
+            "stockops_operator_retrains_total",
+            "Trainings started again for a trained resource, by reason (" + ", ".join(RETRAIN_REASONS) + ").",
+            ["kind", "reason"],
+            registry=self.registry,
+        )
+        self.monitor_checks = Counter(
+            "stockops_operator_monitor_checks_total",
+            "Monitoring checks run, by check (drift, live) and verdict.",
+            ["kind", "verdict"],
+            registry=self.registry,
+        )
+        # Test skill, live skill, drift and conditions per TickerModel, read from its status.
+        self.models = ModelGauges(self.registry)
         self._phases: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
-        for kind in ("ParentModel", "TickerModel"):
+        # Label sets that exist before their first event read 0 instead of being absent, so rate() and
+        # increase() (and the chart's alerts) see the first increment.
+        for kind in KINDS:
             for phase in PHASES:
                 self.objects.labels(kind, phase).set(0)
+            for outcome in ("succeeded", "failed"):
+                self.training_seconds.labels(kind, outcome)
+            for reason in RETRAIN_REASONS:
+                self.retrains.labels(kind, reason)
+        for check, verdicts in MONITOR_CHECK_VERDICTS.items():
+            for verdict in verdicts:
+                self.monitor_checks.labels(check, verdict)
 
     def observe_phase(self, uid: str, kind: str, phase: str | None) -> None:
         """Record the phase of one object (None: it is gone); only changed gauges are touched."""
