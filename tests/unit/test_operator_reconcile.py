@@ -362,3 +362,91 @@ def test_an_unparseable_spec_fails_permanently_with_the_fields_named_once_per_ge
     with pytest.raises(InvalidSpecError):
         controller.run("ParentModel", bad, Observed(), "timer")
     assert len(cluster.status_patches) == 1 and posted == ["InvalidSpec"]
+
+
+def _served(cluster: InMemoryCluster, b: dict) -> str:
+    """Train and serve `b` (version 5); returns the training Job's name."""
+    run(b, Observed(parent=READY_PARENT), cluster)
+    (name,) = cluster.jobs
+    cluster.jobs[name]["metadata"]["annotations"]["stockops.io/termination-message"] = OK_MESSAGE
+    run(b, Observed(jobs=observed_jobs(cluster, **{name: DONE}), parent=READY_PARENT), cluster)
+    return name
+
+
+DONE = {"succeeded": 1, "completionTime": "2024-05-01T11:59:00Z",
+        "conditions": [{"type": "Complete", "status": "True"}]}  # fmt: skip
+DRIFTED_RESULT = json.dumps(
+    {
+        "ok": True,
+        "model_name": "stockops-aapl",
+        "model_version": "5",
+        "run_id": "mon1",
+        "drift": {"checkedAt": "2024-05-02T21:31:00Z", "verdict": "Drifted", "share": 1.0,
+                  "testedFeatures": 2, "driftedFeatures": ["log_return", "range"]},
+        "live": {"checkedAt": "2024-05-02T21:31:00Z", "verdict": "InsufficientData", "forecasts": 2},
+    }
+)  # fmt: skip
+
+
+def test_a_drift_check_runs_on_request_and_a_drifted_verdict_retrains_once() -> None:
+    cluster = InMemoryCluster()
+    b = body(retrain={"onDrift": True, "minIntervalMinutes": 60})
+    trained = _served(cluster, b)
+    later = NOW + dt.timedelta(days=1, hours=10)
+    b["metadata"]["annotations"]["stockops.io/monitor"] = "1"
+    jobs = lambda **states: Observed(jobs=observed_jobs(cluster, **states), parent=READY_PARENT)  # noqa: E731
+
+    started = run(b, jobs(**{trained: DONE}), cluster, now=later)
+    (check,) = [n for n in cluster.jobs if n != trained]
+    manifest = cluster.jobs[check]
+    assert manifest["metadata"]["labels"]["app.kubernetes.io/component"] == "monitor"
+    assert manifest["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "python", "-m", "stockops.monitoring.job"
+    ]  # fmt: skip
+    assert started.status.monitoring is not None and started.status.monitoring.job_name == check
+    assert "CheckStarted" in [e.reason for e in started.events]
+    assert started.status.phase == "Ready" or started.status.phase == "Deploying"  # serving is untouched
+
+    # the check runs: nothing else starts, the training Job is not "superseded" by it
+    run(b, jobs(**{trained: DONE, check: {"active": 1}}), cluster, now=later)
+    assert f"delete_job {check}" not in cluster.calls and len(cluster.jobs) == 2
+
+    manifest["metadata"]["annotations"]["stockops.io/termination-message"] = DRIFTED_RESULT
+    finished = {**DONE, "completionTime": "2024-05-02T21:32:00Z"}
+    recorded = run(b, jobs(**{trained: DONE, check: finished}), cluster, now=later)
+    drifted = recorded.status.condition("Drifted")
+    assert drifted is not None and (drifted.status, drifted.reason) == ("True", "InputDrift")
+    assert recorded.check_verdicts == ("Drifted", "InsufficientData")
+    warning = [e for e in recorded.events if e.reason == "InputDrift"]
+    assert warning and warning[0].type == "Warning"
+    assert recorded.status.monitoring is not None and recorded.status.monitoring.drift is not None
+    assert recorded.status.monitoring.drift.run_id == "mon1"
+
+    retrain = run(b, jobs(**{trained: DONE, check: finished}), cluster, now=later)
+    (new,) = [n for n in cluster.jobs if n not in (trained, check)]
+    assert retrain.training_reason == "Drift" and "-d202405022131-" in new
+    assert retrain.status.training is not None and retrain.status.training.reason == "Drift"
+    created = [e for e in retrain.events if e.reason == "JobCreated"]
+    assert created and "(reason Drift)" in created[0].message
+
+    # while it trains, the same Job stays desired; once recorded, the old verdict cannot retrain again
+    run(b, jobs(**{trained: DONE, check: finished, new: {"active": 1}}), cluster, now=later)
+    cluster.jobs[new]["metadata"]["annotations"]["stockops.io/termination-message"] = OK_MESSAGE.replace(
+        '"model_version": "5"', '"model_version": "6"'
+    )
+    newer = {**DONE, "completionTime": "2024-05-02T23:00:00Z"}
+    states = {trained: DONE, check: finished, new: newer}
+    run(b, jobs(**states), cluster, now=later + dt.timedelta(hours=3))
+    run(b, jobs(**states), cluster, now=later + dt.timedelta(days=3))
+    assert len(cluster.jobs) == 3 and cluster.calls.count(f"create_job {new}") == 1
+
+
+def test_a_ticker_without_monitoring_never_starts_a_check() -> None:
+    cluster = InMemoryCluster()
+    b = body()
+    trained = _served(cluster, b)
+    result = run(b, Observed(jobs=observed_jobs(cluster, **{trained: DONE}), parent=READY_PARENT), cluster,
+                 now=NOW + dt.timedelta(days=30))  # fmt: skip
+    assert list(cluster.jobs) == [trained]
+    drifted = result.status.condition("Drifted")
+    assert drifted is not None and (drifted.status, drifted.reason) == ("Unknown", "NotChecked")

@@ -90,6 +90,13 @@ TICKER_MODEL = ResourceDefinition(
         _READY,
         _AGE,
         _column("URL", ".status.inference.url", "string", "Prediction endpoint.", 1),
+        _column(
+            "Drifted",
+            '.status.conditions[?(@.type=="Drifted")].status',
+            "string",
+            "Whether the latest monitoring check found the served version's inputs drifted.",
+            1,
+        ),
         _VERSION,
     ),
 )

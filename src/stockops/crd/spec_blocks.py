@@ -22,6 +22,8 @@ QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 CRON_PATTERN = r"^(@(hourly|daily|weekly|monthly|yearly)|([0-9*/,\-]+ ){4}[0-9*/,\-]+)$"
 # An object name a reference can point at (DNS-1123 subdomain).
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+# An IANA time zone name as CronJob's spec.timeZone takes it (Area/Location, or UTC).
+TIME_ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
 
 # The trainer's defaults for the window sizes; the CEL rule below needs them to compare a set field
 # against an unset one. Keep in step with stockops.model.config.ModelConfig.
@@ -268,9 +270,61 @@ class CronRetrain(CrdModel):
         pattern=CRON_PATTERN,
         max_length=128,
         description=(
-            "Cron schedule in UTC (five fields, or @hourly/@daily/@weekly/@monthly/@yearly): each time "
-            "it fires after the last training finished, a new training Job starts."
+            "Cron schedule (five fields, or @hourly/@daily/@weekly/@monthly/@yearly) in timeZone: each "
+            "time it fires after the last training finished, a new training Job starts."
         ),
+    )
+    time_zone: str | None = Field(
+        default=None,
+        pattern=TIME_ZONE_PATTERN,
+        max_length=64,
+        description=(
+            "IANA time zone the schedule is read in, as CronJob's spec.timeZone (e.g. America/New_York; "
+            "daylight-saving shifts follow the zone). Unset: UTC."
+        ),
+    )
+
+
+DriftMethod = Literal["ks", "wasserstein", "psi", "jensenshannon", "anderson", "cramer_von_mises", "auto"]
+
+
+class MonitoringSpec(CrdModel):
+    """Scheduled checks of the served version: input drift (Evidently) and realised forecast error."""
+
+    schedule: str | None = Field(
+        default=None,
+        pattern=CRON_PATTERN,
+        max_length=128,
+        description=(
+            "Cron schedule of the check Job (five fields or an @shortcut) in timeZone, e.g. '30 17 * * 1-5' "
+            "in America/New_York: after the close on trading days. Unset: checks run only on demand "
+            "(the stockops.io/monitor annotation)."
+        ),
+    )
+    time_zone: str | None = Field(
+        default=None,
+        pattern=TIME_ZONE_PATTERN,
+        max_length=64,
+        description="IANA time zone of the schedule, as CronJob's spec.timeZone. Unset: UTC.",
+    )
+    window: int | None = Field(
+        default=None,
+        ge=20,
+        le=2000,
+        description="Newest sessions compared with the training reference (unset: 60).",
+    )
+    method: DriftMethod | None = Field(
+        default=None,
+        description=(
+            "Evidently's per-feature test: 'ks' (Kolmogorov-Smirnov, p < 0.05), a distance, or 'auto' "
+            "(Evidently's choice). Unset: ks."
+        ),
+    )
+    live_window: int | None = Field(
+        default=None,
+        ge=10,
+        le=1000,
+        description="Newest matured served forecasts the live error is computed over (unset: 60).",
     )
 
 

@@ -15,6 +15,8 @@ from stockops.crd.base import CrdModel
 Phase = Literal["Pending", "WaitingForParent", "Training", "Deploying", "Ready", "Failed", "Suspended"]
 PHASES: tuple[str, ...] = Phase.__args__  # type: ignore[attr-defined]
 ConditionStatus = Literal["True", "False", "Unknown"]
+RetrainReason = Literal["Created", "SpecChanged", "ParentChanged", "Manual", "Scheduled", "Drift", "Degraded"]
+RETRAIN_REASONS: tuple[str, ...] = RetrainReason.__args__  # type: ignore[attr-defined]
 # metav1.Condition's reason rule: CamelCase-ish, letters first; the API server enforces it on status.
 REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 # Conditions are a map keyed by type (server-side apply merges them per type).
@@ -64,6 +66,17 @@ class TrainingStatus(CrdModel):
     )
     retrain_request: str | None = Field(
         default=None, description="Value of the stockops.io/retrain annotation this training answers, if any."
+    )
+    reason: RetrainReason | None = Field(
+        default=None,
+        description=(
+            "Why this training started: Created, SpecChanged, ParentChanged, Manual (stockops.io/retrain), "
+            "Scheduled (retrain.schedule), Drift or Degraded (a monitoring check)."
+        ),
+    )
+    check_time: str | None = Field(
+        default=None,
+        description="checkedAt of the monitoring check that started this training (reason Drift/Degraded).",
     )
 
 
@@ -346,8 +359,83 @@ class ModelStatus(CrdModel):
         return next((c for c in self.conditions or () if c.type == type_), None)
 
 
+class DriftStatus(CrdModel):
+    """The latest input-drift check of the served version (Evidently, one test per feature)."""
+
+    checked_at: str | None = Field(default=None, description="When the check ran (RFC 3339).")
+    verdict: Literal["Drifted", "NoDrift", "InsufficientData"] | None = Field(
+        default=None, description="Drifted when at least driftShareThreshold of the tested features drifted."
+    )
+    model_version: str | None = Field(default=None, description="Model version whose reference was used.")
+    share: float | None = Field(default=None, ge=0.0, le=1.0, description="Drifted / tested features.")
+    drift_share_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Share at which the dataset counts as drifted."
+    )
+    drifted_features: list[str] | None = Field(
+        default=None, max_length=64, description="Features whose test rejected 'same distribution'."
+    )
+    tested_features: int | None = Field(default=None, ge=0, description="Features tested.")
+    untestable_features: list[str] | None = Field(
+        default=None, max_length=64, description="Features not testable (constant, all missing)."
+    )
+    method: str | None = Field(default=None, max_length=64, description="Evidently stattest used.")
+    window: int | None = Field(default=None, ge=0, description="Current sessions compared.")
+    current_start: str | None = Field(default=None, max_length=10, description="First current session.")
+    current_end: str | None = Field(default=None, max_length=10, description="Last current session.")
+    report_uri: str | None = Field(default=None, description="The HTML report in MLflow.")
+    run_id: str | None = Field(default=None, description="MLflow run of the check.")
+    message: str | None = Field(default=None, max_length=1024, description="Why data was insufficient.")
+
+
+class LiveStatus(CrdModel):
+    """Realised error of the forecasts the predictor served, against the closes that followed."""
+
+    checked_at: str | None = Field(default=None, description="When the check ran (RFC 3339).")
+    verdict: Literal["Ok", "Degraded", "InsufficientData"] | None = Field(
+        default=None, description="Degraded when the live skill's interval lies below 0."
+    )
+    model_version: str | None = Field(default=None, description="Model version whose forecasts were scored.")
+    forecasts: int | None = Field(default=None, ge=0, description="Matured forecasts scored.")
+    points: int | None = Field(default=None, ge=0, description="Forecast days scored (all horizons).")
+    rmse: float | None = Field(default=None, description="Live RMSE in price units.")
+    naive_rmse: float | None = Field(default=None, description="Random-walk RMSE on the same days.")
+    skill: float | None = Field(default=None, description="1 - rmse / naiveRmse (live).")
+    skill_low: float | None = Field(default=None, description="Lower end of the live skill's 90% interval.")
+    skill_high: float | None = Field(default=None, description="Upper end of the live skill's 90% interval.")
+    coverage: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Share of closes inside the served 10-90% interval."
+    )
+    directional_accuracy: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Share of days the forecast's direction was right."
+    )
+    first_as_of: str | None = Field(default=None, max_length=10, description="Oldest forecast scored.")
+    last_as_of: str | None = Field(default=None, max_length=10, description="Newest forecast scored.")
+    message: str | None = Field(default=None, max_length=1024, description="Why data was insufficient.")
+
+
+class MonitoringStatus(CrdModel):
+    """Monitoring of the served version: the check Job, drift and live error."""
+
+    job_name: str | None = Field(default=None, description="The latest check Job.")
+    last_check_time: str | None = Field(
+        default=None, description="When the latest check finished (RFC 3339)."
+    )
+    scheduled_at: str | None = Field(
+        default=None, description="The monitoring.schedule firing the latest check answers, if any."
+    )
+    request: str | None = Field(
+        default=None, description="Value of the stockops.io/monitor annotation the latest check answers."
+    )
+    drift: DriftStatus | None = Field(default=None, description="Input drift.")
+    live: LiveStatus | None = Field(default=None, description="Realised forecast error.")
+    failure: str | None = Field(
+        default=None, max_length=1024, description="Why the latest check failed (reason: message), if it did."
+    )
+
+
 class TickerModelStatus(ModelStatus):
     """Observed state of a TickerModel: the ParentModel status plus parent link and serving."""
 
     parent: ParentLink | None = Field(default=None, description="Parent model version in use.")
     inference: InferenceStatus | None = Field(default=None, description="Serving state.")
+    monitoring: MonitoringStatus | None = Field(default=None, description="Drift and live-error checks.")

@@ -16,6 +16,7 @@ from stockops.crd.spec_blocks import (
     EvaluationSpec,
     FeaturesSpec,
     ImageSpec,
+    MonitoringSpec,
     PromotionSpec,
     ResourcesSpec,
     SchedulingSpec,
@@ -98,6 +99,29 @@ class TickerRetrainSpec(CronRetrain):
         default=None,
         description="true: retrain when the parent publishes a new model version; unset/false: keep it.",
     )
+    on_drift: bool | None = Field(
+        default=None,
+        description=(
+            "true: a monitoring check that finds the served version's inputs Drifted starts a training "
+            "(reason Drift). The new version passes the same promotion gate before it is served."
+        ),
+    )
+    on_degraded: bool | None = Field(
+        default=None,
+        description=(
+            "true: a monitoring check whose live skill is significantly below the random walk "
+            "(Degraded) starts a training (reason Degraded)."
+        ),
+    )
+    min_interval_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=366 * 24 * 60,
+        description=(
+            "Minimum minutes between the end of one training and a drift- or degradation-triggered one, "
+            "so flapping drift cannot loop (unset: 1440, a day)."
+        ),
+    )
 
 
 class TickerModelSpec(CrdModel):
@@ -131,6 +155,9 @@ class TickerModelSpec(CrdModel):
     scheduling: SchedulingSpec | None = Field(default=None, description="Node selector and tolerations.")
     image: ImageSpec | None = Field(default=None, description="Container image overrides.")
     retrain: TickerRetrainSpec | None = Field(default=None, description="Retraining triggers.")
+    monitoring: MonitoringSpec | None = Field(
+        default=None, description="Drift and live-error checks of the served version."
+    )
     suspend: bool | None = Field(
         default=None,
         description="true: start no new training and suspend a running training Job; false/unset: run.",

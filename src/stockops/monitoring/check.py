@@ -72,7 +72,10 @@ def monitor_drift(
     window: int = DEFAULT_WINDOW,
     method: str | None = DEFAULT_METHOD,
     now: datetime | None = None,
+    refresh_prices: bool = False,
 ) -> MonitorOutcome:
+    """Check the production version's inputs; ``refresh_prices`` first ingests the newest prices from
+    ``settings.data_source`` (a check Job's store starts empty or stale; the CLI checks what is stored)."""
     from stockops.feature_access import open_feature_store
     from stockops.featurestore.errors import FeatureStoreEmpty
     from stockops.featurestore.offline import recent_frame
@@ -87,8 +90,14 @@ def monitor_drift(
     version = resolve_version(client, name)
     reference = load_reference(client, version.run_id)
     columns = tuple(reference.columns)
+    store = open_feature_store(settings)
+    if refresh_prices:
+        from stockops.data.sources import source_from_string
+        from stockops.feature_access import refresh
+
+        refresh(ticker, source_from_string(settings.data_source), store, start=None, end=None)
     try:
-        current = recent_frame(ticker, window, store=open_feature_store(settings))
+        current = recent_frame(ticker, window, store=store)
         no_features = None
     except FeatureStoreEmpty as exc:
         current, no_features = reference.iloc[:0], str(exc)

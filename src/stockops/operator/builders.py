@@ -19,6 +19,8 @@ from stockops.operator.naming import (
     ANNOTATION_SPEC_HASH,
     ANNOTATION_TICKER,
     ANNOTATION_TRIGGER,
+    COMPONENT_MONITOR,
+    COMPONENT_TRAINING,
     LABEL_GENERATION,
     owner_labels,
     short_hash,
@@ -27,6 +29,12 @@ from stockops.operator.pod_security import restricted_container_fields, restrict
 from stockops.operator.settings import OperatorSettings
 
 TRAINER_CONTAINER = "trainer"
+MONITOR_CONTAINER = "monitor"
+MONITOR_COMMAND = ("python", "-m", "stockops.monitoring.job")
+# A check reads a few thousand rows and runs one test per feature: small, bounded, retried twice.
+MONITOR_CPU, MONITOR_MEMORY = "500m", "1Gi"
+MONITOR_BACKOFF_LIMIT = 2
+MONITOR_DEADLINE_SECONDS = 1800
 PREDICTOR_CONTAINER = "kserve-container"
 PREDICTOR_PORT = 8080
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -192,7 +200,7 @@ def build_training_job(
         env.append(_env("STOCKOPS_PROMOTION_MIN_SKILL", repr(spec.promotion.min_skill)))
     env += _extra_env(settings, env)
 
-    labels = owner_labels(owner.kind, owner.name, owner.uid, "training", "stockops-trainer")
+    labels = owner_labels(owner.kind, owner.name, owner.uid, COMPONENT_TRAINING, "stockops-trainer")
     labels[LABEL_GENERATION] = str(owner.generation)
     annotations = {ANNOTATION_TICKER: spec.ticker}
     if trigger:
@@ -253,6 +261,86 @@ def build_training_job(
                 "metadata": {"labels": labels, "annotations": annotations},
                 "spec": pod_spec,
             },
+        },
+    }
+
+
+def monitor_config(spec: TickerModelSpec) -> str:
+    """STOCKOPS_MONITOR_CONFIG: the ticker and the spec.monitoring knobs the check uses (JSON)."""
+    config: dict[str, Any] = {"ticker": spec.ticker}
+    if spec.monitoring is not None:
+        wire = spec.monitoring.to_wire()
+        config.update({k: wire[k] for k in ("window", "method", "liveWindow") if k in wire})
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def build_monitor_job(
+    owner: Owner, spec: TickerModelSpec, settings: OperatorSettings, *, job_name: str, token: str
+) -> dict[str, Any]:
+    """The batch/v1 Job that checks the served version (drift + live error) in the trainer image."""
+    image, pull_policy = _image(spec.image, "trainer", settings)
+    env = [
+        _env("STOCKOPS_MONITOR_CONFIG", monitor_config(spec)),
+        _env("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri),
+        _env("STOCKOPS_DATA_SOURCE", data_source(spec.data, settings)),
+        _env("STOCKOPS_JOB_NAME", job_name),
+        _env("STOCKOPS_RESOURCE", owner.resource),
+    ]
+    env += _extra_env(settings, env)
+    labels = owner_labels(owner.kind, owner.name, owner.uid, COMPONENT_MONITOR, "stockops-monitor")
+    annotations = {ANNOTATION_TICKER: spec.ticker, ANNOTATION_TRIGGER: token}
+    container: dict[str, Any] = {
+        "name": MONITOR_CONTAINER,
+        "image": image,
+        "imagePullPolicy": pull_policy,
+        "command": list(MONITOR_COMMAND),
+        "env": env,
+        "resources": {
+            "requests": {"cpu": MONITOR_CPU, "memory": MONITOR_MEMORY},
+            "limits": {"memory": MONITOR_MEMORY},
+        },
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        **restricted_container_fields(),
+    }
+    scheduling = spec.scheduling
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [container],
+        **restricted_pod_fields(),
+        **_placement(scheduling, 0, settings),
+    }
+    pod_spec.update(_identity(settings.service_account, settings))
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name,
+            "namespace": owner.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [owner.reference()],
+        },
+        "spec": {
+            "backoffLimit": MONITOR_BACKOFF_LIMIT,
+            "activeDeadlineSeconds": MONITOR_DEADLINE_SECONDS,
+            "ttlSecondsAfterFinished": settings.job_ttl_seconds,
+            "completions": 1,
+            "parallelism": 1,
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": MONITOR_CONTAINER,
+                            "operator": "In",
+                            "values": [EXIT_BAD_DATA],
+                        },
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                ]
+            },
+            "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
         },
     }
 

@@ -25,9 +25,13 @@ LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_OWNER_UID = "stockops.io/owner-uid"
 LABEL_OWNER_KIND = "stockops.io/owner-kind"
 LABEL_GENERATION = "stockops.io/generation"
+# app.kubernetes.io/component of the Jobs we create: what a Job does decides how its result is read.
+COMPONENT_TRAINING = "training"
+COMPONENT_MONITOR = "monitor"
 
 ANNOTATION_TERMINATION = "stockops.io/termination-message"
 ANNOTATION_RETRAIN = "stockops.io/retrain"
+ANNOTATION_MONITOR = "stockops.io/monitor"
 ANNOTATION_PARENT_VERSION = "stockops.io/parent-version"
 ANNOTATION_TICKER = "stockops.io/ticker"
 ANNOTATION_MODEL_VERSION = "stockops.io/model-version"
@@ -56,6 +60,13 @@ def job_name(owner_name: str, owner_uid: str, generation: int, trigger: str = ""
     suffix = short_hash(owner_uid, generation, trigger)
     readable = f"{owner_name}-g{generation}" + (f"-{trigger}" if trigger else "")
     prefix = _label_safe(readable, MAX_NAME - len(suffix) - 1) or "train"
+    return f"{prefix}-{suffix}"
+
+
+def monitor_job_name(owner_name: str, owner_uid: str, token: str) -> str:
+    """`<name>-mon-<hash>` for the check answering `token` (a schedule firing or an annotation value)."""
+    suffix = short_hash(owner_uid, "monitor", token)
+    prefix = _label_safe(f"{owner_name}-mon", MAX_NAME - len(suffix) - 1) or "mon"
     return f"{prefix}-{suffix}"
 
 

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from stockops.operator.naming import ANNOTATION_PARENT_VERSION, ANNOTATION_SPEC_HASH, ANNOTATION_TERMINATION
+from stockops.operator.naming import (
+    ANNOTATION_PARENT_VERSION,
+    ANNOTATION_SPEC_HASH,
+    ANNOTATION_TERMINATION,
+    COMPONENT_TRAINING,
+    LABEL_COMPONENT,
+)
 
 
 class JobState(StrEnum):
@@ -23,7 +29,7 @@ class JobState(StrEnum):
 
 @dataclass(frozen=True)
 class JobObservation:
-    """A training Job as last seen."""
+    """A Job we created (training or monitoring check) as last seen."""
 
     name: str
     namespace: str
@@ -37,6 +43,7 @@ class JobObservation:
     failure_message: str | None = None
     termination_message: str | None = None
     parent_version: str | None = None
+    component: str = COMPONENT_TRAINING
 
     @property
     def finished(self) -> bool:
@@ -88,6 +95,7 @@ def observe_job(job: dict[str, Any]) -> JobObservation:
         failure_message=failed.get("message") if failed else None,
         termination_message=annotations.get(ANNOTATION_TERMINATION),
         parent_version=annotations.get(ANNOTATION_PARENT_VERSION),
+        component=(meta.get("labels") or {}).get(LABEL_COMPONENT) or COMPONENT_TRAINING,
     )
 
 

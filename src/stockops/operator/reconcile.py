@@ -17,12 +17,30 @@ from typing import Any, Protocol
 from stockops.crd.parent_model import ParentModelSpec
 from stockops.crd.status_blocks import ModelStatus, TickerModelStatus
 from stockops.crd.ticker_model import TickerModelSpec
-from stockops.operator.builders import Owner, ParentVersion, build_inference_service, build_training_job
+from stockops.operator.builders import (
+    Owner,
+    ParentVersion,
+    build_inference_service,
+    build_monitor_job,
+    build_training_job,
+)
 from stockops.operator.cluster import Cluster
 from stockops.operator.conditions import parse_rfc3339, rfc3339
+from stockops.operator.monitoring import (
+    MONITOR_CONDITIONS,
+    MonitorResult,
+    desired_check,
+    monitor_retrain,
+    monitoring_after,
+    monitoring_conditions,
+    parse_monitor_message,
+)
 from stockops.operator.naming import (
+    ANNOTATION_MONITOR,
     ANNOTATION_RETRAIN,
     ANNOTATION_SPEC_HASH,
+    COMPONENT_MONITOR,
+    COMPONENT_TRAINING,
     inference_service_name,
     job_name,
 )
@@ -109,6 +127,8 @@ class DesiredTraining:
     parent_version: str | None = None
     retrain_request: str | None = None
     scheduled_at: str | None = None
+    reason: str | None = None  # RetrainReason of the training job_name names
+    check_time: str | None = None  # the monitoring verdict behind reason Drift/Degraded
 
 
 @dataclass
@@ -119,6 +139,8 @@ class ReconcileResult:
     waiting_for_parent: str | None = None  # message when a TickerModel waits for its parent
     jobs_created: int = 0
     finished: JobObservation | None = None  # a Job whose outcome this pass recorded
+    training_reason: str | None = None  # why the training Job created in this pass started
+    check_verdicts: tuple[str, ...] = ()  # verdicts of a check this pass recorded (or its failure)
 
 
 def _scheduled_at(resource: Resource, now: dt.datetime) -> str | None:
@@ -133,10 +155,56 @@ def _scheduled_at(resource: Resource, now: dt.datetime) -> str | None:
     if finished is None:
         return current
     try:
-        fired = CronSchedule.parse(schedule).last_fire(now)
+        time_zone = resource.spec.retrain.time_zone if resource.spec.retrain else None
+        fired = CronSchedule.parse(schedule).last_fire(now, time_zone=time_zone)
     except CronError:
         return current  # the CRD pattern admits it but the evaluator rejects it: never retrain
     return rfc3339(fired) if fired is not None and fired > finished else current
+
+
+def _monitor_trigger(resource: Resource, now: dt.datetime) -> tuple[str, str] | None:
+    """(Drift|Degraded, checkedAt) behind the current training: a fresh verdict that qualifies now
+    (`monitoring.monitor_retrain`), else the one the current training already answers (stable)."""
+    status, spec = resource.status, resource.spec
+    if not isinstance(spec, TickerModelSpec) or not isinstance(status, TickerModelStatus):
+        return None
+    if status.observed_generation != resource.generation:
+        return None
+    fresh = monitor_retrain(spec, status, now)
+    training = status.training
+    if fresh is None and training and training.reason in ("Drift", "Degraded") and training.check_time:
+        return training.reason, training.check_time
+    return fresh
+
+
+def _reason(
+    resource: Resource,
+    parent_version: str | None,
+    retrain: str | None,
+    scheduled_at: str | None,
+    monitor: tuple[str, str] | None,
+) -> str:
+    """Why the training the current inputs name starts: what differs from the previous training."""
+    previous = resource.status
+    training = previous.training
+    if training is None or not training.job_name:
+        return "Created"
+    if previous.observed_generation != resource.generation:
+        return "SpecChanged"
+    if monitor is not None and monitor[1] != training.check_time:
+        return monitor[0]
+    if scheduled_at and scheduled_at != training.scheduled_at:
+        return "Scheduled"
+    if retrain and retrain != training.retrain_request:
+        return "Manual"
+    link = previous.parent if isinstance(previous, TickerModelStatus) else None
+    if parent_version and link and link.model_version and parent_version != link.model_version:
+        return "ParentChanged"
+    return training.reason or "Created"
+
+
+def _stamp(moment: str) -> str:
+    return moment.replace("-", "").replace(":", "").replace("T", "")[:12]
 
 
 def desired_training(
@@ -149,6 +217,7 @@ def desired_training(
         getattr(previous.training, "retrain_request", None) if same_generation else None
     )
     scheduled_at = _scheduled_at(resource, now)
+    monitor = _monitor_trigger(resource, now)
     parts: list[str] = []
     parent_version: str | None = None
     if isinstance(resource.spec, TickerModelSpec):
@@ -165,10 +234,21 @@ def desired_training(
     if retrain:
         parts.append(f"r{retrain}")
     if scheduled_at:
-        parts.append("s" + scheduled_at.replace("-", "").replace(":", "").replace("T", "")[:12])
+        parts.append("s" + _stamp(scheduled_at))
+    if monitor is not None:
+        parts.append(("d" if monitor[0] == "Drift" else "l") + _stamp(monitor[1]))
     trigger = "-".join(parts)
     name = job_name(resource.name, resource.uid, resource.generation, trigger)
-    return DesiredTraining(name, trigger, parent_version, retrain, scheduled_at)
+    reason = _reason(resource, parent_version, retrain, scheduled_at, monitor)
+    return DesiredTraining(
+        name,
+        trigger,
+        parent_version,
+        retrain,
+        scheduled_at,
+        reason=reason,
+        check_time=monitor[1] if monitor else None,
+    )
 
 
 def reconcile(
@@ -188,15 +268,16 @@ def reconcile(
     recorded = training_recorded(resource.status, desired.job_name)
     suspended = bool(spec.suspend)
 
+    training_jobs = [j for j in observed.jobs if j.component == COMPONENT_TRAINING]
     # Retire unfinished Jobs of earlier generations / triggers: their result would be stale.
-    for other in observed.jobs:
+    for other in training_jobs:
         if other.name != desired.job_name and not other.finished:
             cluster.delete_job(ns, other.name)
             events.append(
                 Event("Normal", "JobSuperseded", f"deleted Job {other.name}: superseded by a newer spec")
             )
 
-    job = next((j for j in observed.jobs if j.name == desired.job_name), None)
+    job = next((j for j in training_jobs if j.name == desired.job_name), None)
     created = 0
     if desired.job_name and job is None and not recorded and not suspended:
         parent = _parent_version(resource, observed.parent, desired) if is_ticker else None
@@ -206,6 +287,7 @@ def reconcile(
         job = cluster.create_job(manifest)
         created = 1
         detail = f" from parent version {desired.parent_version}" if desired.parent_version else ""
+        detail += f" (reason {desired.reason})" if desired.reason else ""
         events.append(Event("Normal", "JobCreated", f"created training Job {desired.job_name}{detail}"))
 
     if job is not None and not job.finished and not recorded:
@@ -247,13 +329,22 @@ def reconcile(
         result_grace_seconds=settings.result_grace_seconds,
         scheduled_at=desired.scheduled_at,
         retrain_request=desired.retrain_request,
+        reason=desired.reason,
+        check_time=desired.check_time,
     )
     status = compute_status(inputs)
+    verdicts: tuple[str, ...] = ()
+    if is_ticker and isinstance(spec, TickerModelSpec) and isinstance(status, TickerModelStatus):
+        status, verdicts = _converge_monitoring(
+            resource, spec, status, observed, cluster, settings, now, events
+        )
 
     if is_ticker and isinstance(spec, TickerModelSpec):
         isvc = _converge_serving(resource, spec, status, observed.isvc, isvc_name, cluster, settings, events)
         if isvc != observed.isvc:
+            monitored = status
             status = compute_status(replace(inputs, isvc=isvc))
+            status = _with_monitoring(status, monitored)
 
     events.extend(transition_events(resource.status, status))
     finished = None
@@ -270,6 +361,8 @@ def reconcile(
         waiting_for_parent=waiting,
         jobs_created=created,
         finished=finished,
+        training_reason=desired.reason if created else None,
+        check_verdicts=verdicts,
     )
 
 
@@ -341,3 +434,70 @@ def _converge_serving(
         )
         return replace(observed, ready=False)
     return isvc
+
+
+def _with_monitoring(status: ModelStatus, monitored: ModelStatus) -> ModelStatus:
+    """``status`` with the monitoring block and conditions of ``monitored`` (a recomputed status)."""
+    if not isinstance(status, TickerModelStatus) or not isinstance(monitored, TickerModelStatus):
+        return status
+    kept = [c for c in status.conditions or () if c.type not in MONITOR_CONDITIONS]
+    extra = [c for c in monitored.conditions or () if c.type in MONITOR_CONDITIONS]
+    return status.model_copy(update={"monitoring": monitored.monitoring, "conditions": kept + extra})
+
+
+def _converge_monitoring(
+    resource: Resource,
+    spec: TickerModelSpec,
+    status: TickerModelStatus,
+    observed: Observed,
+    cluster: Cluster,
+    settings: OperatorSettings,
+    now: dt.datetime,
+    events: list[Event],
+) -> tuple[TickerModelStatus, tuple[str, ...]]:
+    """Start the check Job that is due, record a finished one, and set Drifted/Degraded."""
+    request = resource.annotations.get(ANNOTATION_MONITOR)
+    check = desired_check(resource.name, resource.uid, spec, status, request, now)
+    job = None
+    result: MonitorResult | None = None
+    if check is not None:
+        job = next(
+            (j for j in observed.jobs if j.component == COMPONENT_MONITOR and j.name == check.job_name), None
+        )
+        if job is None:
+            token = check.request if check.request and not check.scheduled_at else (check.scheduled_at or "")
+            manifest = build_monitor_job(resource.owner, spec, settings, job_name=check.job_name, token=token)
+            job = cluster.create_job(manifest)
+            why = f"stockops.io/monitor={check.request}" if check.request and not check.in_flight else ""
+            why = why or (f"schedule {check.scheduled_at}" if check.scheduled_at else "requested")
+            events.append(
+                Event("Normal", "CheckStarted", f"created monitoring check Job {check.job_name} ({why})")
+            )
+        elif job.finished:
+            text = job.termination_message or cluster.termination_message(resource.namespace, job.name)
+            result = parse_monitor_message(text)
+    previous = status.monitoring
+    monitoring = monitoring_after(previous, check, job, result, now)
+    recorded = (
+        monitoring is not None
+        and monitoring.last_check_time is not None
+        and (previous is None or previous.last_check_time is None or previous.job_name != monitoring.job_name)
+    )
+    verdicts: tuple[str, ...] = ()
+    if recorded and monitoring is not None:
+        if monitoring.failure:
+            verdicts = (monitoring.failure.partition(":")[0],)
+        else:
+            verdicts = tuple(
+                v
+                for v in (
+                    monitoring.drift and monitoring.drift.verdict,
+                    monitoring.live and monitoring.live.verdict,
+                )
+                if v
+            )
+    conditions = [c for c in status.conditions or () if c.type not in MONITOR_CONDITIONS]
+    conditions += monitoring_conditions(
+        monitoring, status.conditions, now=now, generation=resource.generation
+    )
+    return status.model_copy(update={"monitoring": monitoring, "conditions": conditions}), verdicts

@@ -111,6 +111,8 @@ class StatusInputs:
     result_grace_seconds: float = 60.0
     scheduled_at: str | None = None
     retrain_request: str | None = None
+    reason: str | None = None  # why the current training started (RetrainReason)
+    check_time: str | None = None  # the monitoring check behind reason Drift/Degraded
 
     @property
     def is_ticker(self) -> bool:
@@ -212,6 +214,8 @@ def _training_block(inputs: StatusInputs, training: _Training) -> TrainingStatus
         completion_time=completion,
         scheduled_at=inputs.scheduled_at,
         retrain_request=inputs.retrain_request,
+        reason=inputs.reason,
+        check_time=inputs.check_time,
     )
 
 
@@ -458,5 +462,9 @@ def compute_status(inputs: StatusInputs) -> ModelStatus:
         "synthetic": synthetic,
     }
     if inputs.is_ticker:
-        return TickerModelStatus(**common, parent=_parent_link(inputs), inference=inference)
+        monitoring = previous.monitoring if isinstance(previous, TickerModelStatus) else None
+        conditions += [c for c in previous.conditions or () if c.type in ("Drifted", "Degraded")]
+        return TickerModelStatus(
+            **common, parent=_parent_link(inputs), inference=inference, monitoring=monitoring
+        )
     return ModelStatus(**common)

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from stockops.crd.status_blocks import ModelStatus
 from stockops.operator.status import FAILURE_REASONS
 
+# Monitoring conditions: True is bad news (drift, a degraded model); so is a failed check (Unknown with
+# its failure reason). The reasons below are the ones that are not.
+WARN_WHEN_TRUE = frozenset({"Drifted", "Degraded"})
+QUIET_MONITOR_REASONS = frozenset({"NotChecked", "Checking", "InsufficientData", "NoDrift", "LiveSkillOk"})
+
 
 @dataclass(frozen=True)
 class Event:
@@ -40,6 +45,8 @@ def transition_events(previous: ModelStatus, new: ModelStatus) -> list[Event]:
         if old is not None and (old.status, old.reason) == (condition.status, condition.reason):
             continue
         kind = "Warning" if condition.status == "False" and condition.reason in FAILURE_REASONS else "Normal"
+        if condition.type in WARN_WHEN_TRUE and condition.reason not in QUIET_MONITOR_REASONS:
+            kind = "Warning"
         events.append(
             Event(kind, condition.reason, f"{condition.type}={condition.status}: {condition.message}"[:1024])
         )
