@@ -1,0 +1,175 @@
+"""Writers: the deterministic template, or an LLM behind any OpenAI-compatible endpoint.
+
+The LLM writer asks for the `DraftProse` schema as structured output (``response_format`` JSON schema,
+which llama.cpp's server enforces with a grammar and hosted APIs with strict mode) and parses it with
+pydantic: the stance and confidence it restates are typed fields, never substrings of prose. It is told
+the computed call and the facts in a short brief, and on a revision the critic's objections with their
+fixes.
+
+Failures: no answer after ``llm_max_retries`` retries (connection refused, timeout, 5xx, 429) is
+`LLMUnavailable`; a refusal (401/403, unknown model, a request it cannot serve) is `LLMRejected`; an
+answer that does not fit the schema is `WriterOutputError`, which the graph turns into a critic
+objection and another round.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from stockops.agent.errors import LLMRejected, LLMUnavailable
+from stockops.agent.facts import AnalysisFacts
+from stockops.agent.report import Critique, DraftProse
+from stockops.agent.settings import AgentSettings
+from stockops.agent.stance import StanceCall
+from stockops.agent.template_writer import write_template
+
+log = logging.getLogger(__name__)
+
+
+class WriterOutputError(ValueError):
+    """The writer's answer did not fit the report schema."""
+
+
+class Writer(Protocol):
+    generator: str
+
+    def write(
+        self, facts: AnalysisFacts, call: StanceCall, feedback: Critique | None, previous: DraftProse | None
+    ) -> DraftProse: ...
+
+
+class TemplateWriter:
+    generator = "template"
+
+    def write(
+        self, facts: AnalysisFacts, call: StanceCall, feedback: Critique | None, previous: DraftProse | None
+    ) -> DraftProse:
+        return write_template(facts, call)
+
+
+SYSTEM_PROMPT = (
+    "You write the prose of a short stock forecast report as JSON. Rules: use only the facts given; "
+    "copy numbers exactly as written in FACTS, or write no number; never invent prices, dates or news. "
+    "The stance and the confidence are decided already: copy them into the stance and confidence fields "
+    "and never describe another stance. Keep every field to one or two plain sentences."
+)
+
+
+def facts_brief(facts: AnalysisFacts, call: StanceCall) -> str:
+    """The facts as short lines with the numbers formatted the way the report prints them (pure)."""
+    f, m, mk = facts.forecast, facts.metrics, facts.market
+    end = f.end
+    lines = [
+        f"ticker {f.ticker}; model {f.model_name} version {f.model_version}; data date {f.as_of}; "
+        f"last close {f.last_close:.2f}",
+        f"forecast for {end.date}: median {end.close:.2f} ({call.expected_change_pct:+.2f}%)"
+        + (
+            f", 10-90% range {end.low:.2f} to {end.high:.2f}"
+            if end.low is not None and end.high is not None
+            else ""
+        ),
+    ]
+    if m.skill is not None:
+        ci = (
+            f" (95% interval {m.skill_ci_low:+.4f} to {m.skill_ci_high:+.4f})"
+            if m.skill_ci_low is not None and m.skill_ci_high is not None
+            else ""
+        )
+        lines.append(f"model skill against the random walk {m.skill:+.4f}{ci}")
+    if m.directional_accuracy_pct is not None and m.base_rate_pct is not None:
+        lines.append(
+            f"directional accuracy {m.directional_accuracy_pct:.2f}% "
+            f"against a base rate of {m.base_rate_pct:.2f}%"
+        )
+    if mk.volatility_20d_pct is not None:
+        rank = f", percentile {mk.volatility_percentile:.0f} ({mk.regime} regime)" if mk.regime else ""
+        lines.append(f"20-day volatility {mk.volatility_20d_pct:.2f}% annualised{rank}")
+    if mk.change_5d_pct is not None:
+        lines.append(f"price change over 5 sessions {mk.change_5d_pct:+.2f}%")
+    lines.append(
+        "news: " + ("; ".join(i.title for i in mk.news.items[:3]) if mk.news.items else mk.news.source)
+    )
+    lines.append(f"stance {call.stance}, confidence {call.confidence}, because {'; '.join(call.reasons)}")
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def writer_messages(
+    facts: AnalysisFacts, call: StanceCall, feedback: Critique | None
+) -> list[tuple[str, str]]:
+    human = f"QUESTION: {facts.question}\nFACTS:\n{facts_brief(facts, call)}"
+    if feedback is not None and feedback.objections:
+        fixes = "\n".join(f"- {o.section}: {o.problem} Fix: {o.fix}" for o in feedback.objections[:6])
+        human += f"\nYOUR LAST DRAFT WAS REJECTED. Make these fixes:\n{fixes}"
+    human += f"\nWrite the report JSON. stance must be {call.stance}; confidence must be {call.confidence}."
+    return [("system", SYSTEM_PROMPT), ("human", human)]
+
+
+class LlmWriter:
+    """Structured output from an OpenAI-compatible chat endpoint (`langchain-openai`)."""
+
+    def __init__(self, settings: AgentSettings) -> None:
+        if settings.llm_endpoint is None:
+            raise ValueError("LlmWriter needs STOCKOPS_LLM_ENDPOINT")
+        from langchain_openai import ChatOpenAI
+
+        self.generator = settings.generator
+        self.endpoint = settings.llm_endpoint
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+        chat = ChatOpenAI(
+            base_url=settings.llm_endpoint,
+            model=settings.llm_model,
+            api_key=key,  # type: ignore[arg-type]
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+            max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
+            temperature=settings.llm_temperature,
+            seed=0,
+        )
+        self._structured = chat.with_structured_output(DraftProse, method="json_schema", include_raw=True)
+
+    def write(
+        self, facts: AnalysisFacts, call: StanceCall, feedback: Critique | None, previous: DraftProse | None
+    ) -> DraftProse:
+        out = self._invoke(writer_messages(facts, call, feedback))
+        parsed = out.get("parsed")
+        if isinstance(parsed, DraftProse):
+            return parsed
+        error = out.get("parsing_error")
+        raw = out.get("raw")
+        finish = (getattr(raw, "response_metadata", None) or {}).get("finish_reason")
+        cut = " (cut at max_tokens)" if finish == "length" else ""
+        raise WriterOutputError(f"the LLM's answer did not fit the report schema{cut}: {_short(error)}")
+
+    def _invoke(self, messages: list[tuple[str, str]]) -> dict[str, Any]:
+        import openai
+
+        try:
+            return dict(self._structured.invoke(messages))
+        except (
+            openai.APIConnectionError,
+            openai.APITimeoutError,
+            openai.RateLimitError,
+            openai.InternalServerError,
+        ) as exc:
+            raise LLMUnavailable(
+                f"the LLM endpoint {self.endpoint} did not answer ({type(exc).__name__}: {_short(exc)}); "
+                "check STOCKOPS_LLM_ENDPOINT, or unset it to use the template writer"
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise LLMRejected(
+                f"the LLM endpoint {self.endpoint} refused the request "
+                f"(HTTP {exc.status_code}: {_short(exc)}); "
+                "check STOCKOPS_LLM_MODEL_NAME and the API key"
+            ) from exc
+        except openai.OpenAIError as exc:  # e.g. LengthFinishReasonError from the parse helper
+            raise WriterOutputError(f"the LLM's answer could not be read: {_short(exc)}") from exc
+
+
+def make_writer(settings: AgentSettings) -> Writer:
+    return TemplateWriter() if settings.llm_endpoint is None else LlmWriter(settings)
+
+
+def _short(value: object, limit: int = 240) -> str:
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text[:limit] or type(value).__name__
