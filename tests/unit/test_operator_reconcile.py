@@ -416,7 +416,7 @@ def test_a_drift_check_runs_on_request_and_a_drifted_verdict_retrains_once() -> 
     recorded = run(b, jobs(**{trained: DONE, check: finished}), cluster, now=later)
     drifted = recorded.status.condition("Drifted")
     assert drifted is not None and (drifted.status, drifted.reason) == ("True", "InputDrift")
-    assert recorded.check_verdicts == ("Drifted", "InsufficientData")
+    assert recorded.check_verdicts == (("drift", "Drifted"), ("live", "InsufficientData"))
     warning = [e for e in recorded.events if e.reason == "InputDrift"]
     assert warning and warning[0].type == "Warning"
     assert recorded.status.monitoring is not None and recorded.status.monitoring.drift is not None
@@ -450,3 +450,49 @@ def test_a_ticker_without_monitoring_never_starts_a_check() -> None:
     assert list(cluster.jobs) == [trained]
     drifted = result.status.condition("Drifted")
     assert drifted is not None and (drifted.status, drifted.reason) == ("Unknown", "NotChecked")
+
+
+def test_controller_exports_model_gauges_retrains_and_check_verdicts() -> None:
+    from stockops.operator.controller import Controller
+    from stockops.operator.metrics import OperatorMetrics
+
+    cluster = InMemoryCluster()
+    metrics = OperatorMetrics()
+    clock = [NOW]
+    controller = Controller(
+        cluster, NoProgress(), SETTINGS, metrics, lambda body, event: None, lambda: clock[0]
+    )
+    b = body(retrain={"onDrift": True, "minIntervalMinutes": 60})
+    b["metadata"]["resourceVersion"] = "1"
+
+    def sample(series: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(series, labels)
+
+    def step(states: dict, version: str) -> None:
+        b["metadata"]["resourceVersion"] = version
+        result = controller.run(
+            "TickerModel", b, Observed(jobs=observed_jobs(cluster, **states), parent=READY_PARENT), "timer"
+        )
+        assert result is not None
+        b["status"] = result.status.to_wire()
+
+    step({}, "1")
+    (trained,) = cluster.jobs
+    cluster.jobs[trained]["metadata"]["annotations"]["stockops.io/termination-message"] = OK_MESSAGE
+    step({trained: DONE}, "2")
+    ids = {"namespace": "ml", "name": "aapl", "ticker": "AAPL"}
+    assert sample("stockops_model_test_skill", **ids) == pytest.approx(0.09)
+    assert sample("stockops_operator_retrains_total", kind="TickerModel", reason="Drift") == 0
+
+    clock[0] = NOW + dt.timedelta(days=1, hours=10)
+    b["metadata"]["annotations"]["stockops.io/monitor"] = "1"
+    step({trained: DONE}, "3")
+    (check,) = [n for n in cluster.jobs if n != trained]
+    cluster.jobs[check]["metadata"]["annotations"]["stockops.io/termination-message"] = DRIFTED_RESULT
+    step({trained: DONE, check: DONE}, "4")
+    assert sample("stockops_operator_monitor_checks_total", kind="drift", verdict="Drifted") == 1
+    assert sample("stockops_model_drift_share", **ids) == 1.0
+    step({trained: DONE, check: DONE}, "5")
+    assert sample("stockops_operator_retrains_total", kind="TickerModel", reason="Drift") == 1
+    controller.cleanup("TickerModel", "ml", "aapl", "u1")
+    assert sample("stockops_model_test_skill", **ids) is None

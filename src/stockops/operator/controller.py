@@ -37,8 +37,16 @@ def _utcnow() -> dt.datetime:
 def _clock_dependent(resource: Resource, result: ReconcileResult) -> bool:
     """Whether the next pass may differ with unchanged inputs: progress is polled while training,
     a missing result times out, and a retrain schedule fires by the clock."""
-    schedule = resource.spec.retrain.schedule if resource.spec.retrain else None
-    return result.status.phase == "Training" or bool(schedule)
+    retrain = resource.spec.retrain
+    schedule = retrain.schedule if retrain else None
+    monitoring = getattr(resource.spec, "monitoring", None)
+    # a check on a schedule, and a verdict whose minimum retrain interval runs out, are clocks too
+    watched = bool(monitoring and monitoring.schedule) or bool(
+        retrain and (getattr(retrain, "on_drift", None) or getattr(retrain, "on_degraded", None))
+    )
+    checking = getattr(result.status, "monitoring", None)
+    in_flight = bool(checking and checking.job_name and checking.last_check_time is None)
+    return result.status.phase == "Training" or bool(schedule) or watched or in_flight
 
 
 class InvalidSpecError(ValueError):
@@ -168,6 +176,14 @@ class Controller:
         self.metrics.observe_phase(uid, kind, status.phase)
         if result.jobs_created:
             self.metrics.jobs_created.labels(kind).inc(result.jobs_created)
+        if result.training_reason and result.training_reason != "Created":
+            self.metrics.retrains.labels(kind, result.training_reason).inc()
+        for check, verdict in result.check_verdicts:
+            self.metrics.monitor_checks.labels(check, verdict).inc()
+        if kind == "TickerModel":
+            self.metrics.models.update(
+                resource.namespace, resource.name, resource.spec.ticker, status.to_wire()
+            )
         if status.phase == "Failed" and resource.status.phase != "Failed":
             ready = status.condition("Ready")
             self.metrics.failures.labels(kind, ready.reason if ready else "Unknown").inc()
@@ -187,6 +203,8 @@ class Controller:
             self._written.pop(uid, None)
             self._seen.pop(uid, None)
             self.metrics.observe_phase(uid, kind, None)
+            if kind == "TickerModel":
+                self.metrics.models.forget(namespace, name)
         with self._locks_guard:
             self._locks.pop(uid, None)
         logger.info("%s %s/%s deleted; removed %s", kind, namespace, name, ", ".join(deleted) or "nothing")

@@ -140,7 +140,8 @@ class ReconcileResult:
     jobs_created: int = 0
     finished: JobObservation | None = None  # a Job whose outcome this pass recorded
     training_reason: str | None = None  # why the training Job created in this pass started
-    check_verdicts: tuple[str, ...] = ()  # verdicts of a check this pass recorded (or its failure)
+    # (check, verdict) of a check this pass recorded: ("drift", "Drifted"), ("live", "Ok"), or "Failed"
+    check_verdicts: tuple[tuple[str, str], ...] = ()
 
 
 def _scheduled_at(resource: Resource, now: dt.datetime) -> str | None:
@@ -333,7 +334,7 @@ def reconcile(
         check_time=desired.check_time,
     )
     status = compute_status(inputs)
-    verdicts: tuple[str, ...] = ()
+    verdicts: tuple[tuple[str, str], ...] = ()
     if is_ticker and isinstance(spec, TickerModelSpec) and isinstance(status, TickerModelStatus):
         status, verdicts = _converge_monitoring(
             resource, spec, status, observed, cluster, settings, now, events
@@ -454,7 +455,7 @@ def _converge_monitoring(
     settings: OperatorSettings,
     now: dt.datetime,
     events: list[Event],
-) -> tuple[TickerModelStatus, tuple[str, ...]]:
+) -> tuple[TickerModelStatus, tuple[tuple[str, str], ...]]:
     """Start the check Job that is due, record a finished one, and set Drifted/Degraded."""
     request = resource.annotations.get(ANNOTATION_MONITOR)
     check = desired_check(resource.name, resource.uid, spec, status, request, now)
@@ -483,18 +484,16 @@ def _converge_monitoring(
         and monitoring.last_check_time is not None
         and (previous is None or previous.last_check_time is None or previous.job_name != monitoring.job_name)
     )
-    verdicts: tuple[str, ...] = ()
+    verdicts: tuple[tuple[str, str], ...] = ()
     if recorded and monitoring is not None:
+        drift, live = monitoring.drift, monitoring.live
         if monitoring.failure:
-            verdicts = (monitoring.failure.partition(":")[0],)
+            verdicts = (("drift", "Failed"), ("live", "Failed"))
         else:
             verdicts = tuple(
-                v
-                for v in (
-                    monitoring.drift and monitoring.drift.verdict,
-                    monitoring.live and monitoring.live.verdict,
-                )
-                if v
+                (check, block.verdict)
+                for check, block in (("drift", drift), ("live", live))
+                if block is not None and block.verdict
             )
     conditions = [c for c in status.conditions or () if c.type not in MONITOR_CONDITIONS]
     conditions += monitoring_conditions(
