@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stockops.config import Settings
+from stockops.monitoring.calibration import CALIBRATED_METHODS, calibrate_ks
 from stockops.monitoring.drift import (
     DEFAULT_METHOD,
     DEFAULT_WINDOW,
@@ -104,8 +105,18 @@ def monitor_drift(
 
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     local_dir = settings.outputs_dir / "monitor" / name / stamp
+    calibration = None
+    if method in CALIBRATED_METHODS:
+        calibration = calibrate_ks(reference, columns, window)
     summary = check_drift(
-        reference, current, columns, method=method, checked_at=now, html_path=local_dir / HTML_FILE
+        reference,
+        current,
+        columns,
+        method=method,
+        checked_at=now,
+        html_path=local_dir / HTML_FILE,
+        thresholds=calibration.thresholds if calibration and calibration.calibrated else None,
+        calibration_windows=calibration.windows if calibration else 0,
     )
     if no_features is not None:
         summary = _with_message(summary, f"insufficient data: {no_features}")
@@ -127,6 +138,7 @@ def monitor_drift(
     try:
         client.log_param(run_id, "window", window)
         client.log_param(run_id, "method", method or "auto")
+        client.log_param(run_id, "calibration_windows", summary.calibration_windows)
         client.log_param(run_id, "columns", json.dumps(list(columns)))
         if summary.share is not None:
             client.log_metric(run_id, "drift_share", summary.share)

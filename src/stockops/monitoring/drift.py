@@ -19,8 +19,9 @@ sessions taken *from inside the reference*, `benchmarks/drift_check.py --calibra
 choice called 16 of 16 of those windows drifted with share 1.0, PSI 16 of 16 (mean share 0.98), K-S 14 of
 16 (mean share 0.68). No per-column test that assumes independent rows is calibrated on 60 consecutive
 sessions of autocorrelated indicators (volatility, MACD, moving-average gaps move in regimes), so read
-``Drifted`` as "outside the training regime", not as an error rate of 5 %; a share judged against the
-reference's own windows is the next step (see the README's Monitoring section).
+``Drifted`` as "outside the training regime", not as an error rate of 5 %. `stockops.monitoring.check`
+therefore passes per-feature thresholds calibrated on the reference's own windows
+(`stockops.monitoring.calibration`) for K-S; ``thresholds`` here takes any per-column thresholds.
 
 Evidently is imported inside `check_drift` (seconds to import); nothing else here needs it.
 """
@@ -28,7 +29,7 @@ Evidently is imported inside `check_drift` (seconds to import); nothing else her
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -84,6 +85,7 @@ class DriftSummary:
     current_end: str | None = None
     message: str = ""
     report_path: str | None = field(default=None, compare=False)
+    calibration_windows: int = 0  # reference windows the per-feature thresholds were calibrated on
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -119,13 +121,16 @@ def check_drift(
     method: str | None = DEFAULT_METHOD,
     checked_at: datetime | None = None,
     html_path: Path | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    calibration_windows: int = 0,
 ) -> DriftSummary:
     """Test every column of ``columns`` for drift from ``reference`` to ``current``.
 
     ``method`` is the Evidently stattest for every column (default K-S, e.g. ``"wasserstein"``,
     ``"psi"``); None lets Evidently choose by column and sample size (K-S up to 1000 reference rows,
     normed Wasserstein above). With ``html_path`` Evidently's HTML report is written there (only when
-    something was tested).
+    something was tested). ``thresholds``: per-column thresholds (`calibration.calibrate_ks`) instead
+    of the method's default; ``calibration_windows`` records how many reference windows they came from.
     """
     checked_at = checked_at or datetime.now(UTC)
     base = {
@@ -163,7 +168,7 @@ def check_drift(
             **base,
         )
 
-    features, failed = _run_evidently(reference, current, testable, method, html_path)
+    features, failed = _run_evidently(reference, current, testable, method, html_path, thresholds)
     untestable.extend(failed)
     if not features:
         return DriftSummary(
@@ -175,12 +180,16 @@ def check_drift(
     drifted = sum(f.drifted for f in features)
     share = drifted / len(features)
     verdict = DriftVerdict.DRIFTED if share >= drift_share else DriftVerdict.NO_DRIFT
+    how = f"; thresholds calibrated on {calibration_windows} reference windows" if calibration_windows else ""
     return DriftSummary(
         verdict=verdict,
         features=tuple(features),
         untestable=tuple(untestable),
         share=share,
-        message=f"{drifted} of {len(features)} features drifted (dataset drift at share >= {drift_share:g})",
+        calibration_windows=calibration_windows,
+        message=(
+            f"{drifted} of {len(features)} features drifted (dataset drift at share >= {drift_share:g}{how})"
+        ),
         report_path=str(html_path) if html_path is not None and html_path.exists() else None,
         **base,
     )
@@ -201,6 +210,7 @@ def _run_evidently(
     columns: list[str],
     method: str | None,
     html_path: Path | None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> tuple[list[FeatureDrift], list[UntestableColumn]]:
     """All columns in one report; when Evidently raises, column by column to isolate the bad ones."""
     if method is not None:  # a misspelt method is the caller's error, not every column's
@@ -209,18 +219,18 @@ def _run_evidently(
 
         get_registered_stattest(method, ColumnType.Numerical)
     try:
-        return _evidently_report(reference, current, columns, method, html_path), []
+        return _evidently_report(reference, current, columns, method, html_path, thresholds), []
     except Exception:  # Evidently's failures have no common type: isolate them column by column
         pass
     features: list[FeatureDrift] = []
     failed: list[UntestableColumn] = []
     for column in columns:
         try:
-            features.extend(_evidently_report(reference, current, [column], method, None))
+            features.extend(_evidently_report(reference, current, [column], method, None, thresholds))
         except Exception as exc:  # reported per column, the others still run
             failed.append(UntestableColumn(column, f"evidently failed: {type(exc).__name__}: {exc}"))
     if features and html_path is not None:
-        _evidently_report(reference, current, [f.column for f in features], method, html_path)
+        _evidently_report(reference, current, [f.column for f in features], method, html_path, thresholds)
     return features, failed
 
 
@@ -230,6 +240,7 @@ def _evidently_report(
     columns: list[str],
     method: str | None,
     html_path: Path | None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> list[FeatureDrift]:
     import warnings
 
@@ -242,7 +253,9 @@ def _evidently_report(
         data = frame[list(columns)].astype("float64").reset_index(drop=True)
         return Dataset.from_pandas(data, data_definition=definition)
 
-    report = Report([DataDriftPreset(columns=list(columns), method=method)], include_tests=True)
+    per_column = {c: float(thresholds[c]) for c in columns if thresholds and c in thresholds} or None
+    preset = DataDriftPreset(columns=list(columns), method=method, per_column_threshold=per_column)
+    report = Report([preset], include_tests=True)
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy inside the stattests on tiny samples
         snapshot = report.run(dataset(current), dataset(reference))
