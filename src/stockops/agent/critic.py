@@ -302,6 +302,6 @@ def _matches(value: float, decimals: int, fact: float) -> bool:
 
 
 def _negated(text: str, start: int) -> bool:
-    """A negation among the three words before ``start``."""
-    before = text[:start].split()[-3:]
+    """A negation among the four words before ``start`` ("no reason to be bullish")."""
+    before = text[:start].split()[-4:]
     return bool(_NEGATION.search(" ".join(before).lower()))

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 EMBEDDER_ID = "wordllama-l2_supercat-256"
-CACHE_THRESHOLD = 0.90
+CACHE_THRESHOLD = 0.93  # benchmarks/cache_threshold.py: 0 false hits of 48, recall 64.6 % of 48
 
 
 class Embedder(Protocol):

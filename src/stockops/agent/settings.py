@@ -97,5 +97,6 @@ class AgentSettings(BaseSettings):
         return "template" if self.llm_endpoint is None else f"llm:{self.llm_model}"
 
 
-def load_agent_settings() -> AgentSettings:
-    return AgentSettings()
+def load_agent_settings(**overrides: object) -> AgentSettings:
+    """The environment's settings, with command-line values (by field name) on top."""
+    return AgentSettings(**overrides)  # type: ignore[arg-type]

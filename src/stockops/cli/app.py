@@ -520,6 +520,65 @@ def features_materialize(as_json: JsonOpt = False) -> None:
             console.print(f"{ticker}: window as of {as_of}")
 
 
+@app.command("analyze")
+def analyze(
+    ticker: Annotated[str, typer.Argument(help="Ticker whose forecast to analyse, e.g. AAPL.")],
+    question: Annotated[str, typer.Argument(help='The question, e.g. "Should I worry about volatility?"')],
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="OpenAI-compatible LLM base URL (default STOCKOPS_LLM_ENDPOINT; none: template writer). "
+            "The API key comes from STOCKOPS_LLM_API_KEY only.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="LLM model name (default STOCKOPS_LLM_MODEL_NAME).")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Default: the production version.")] = None,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, max=60, help="Sessions ahead (default 5).")
+    ] = None,
+    max_revisions: Annotated[
+        int | None, typer.Option("--max-revisions", min=0, max=5, help="Writer rounds after the first (2).")
+    ] = None,
+    news: Annotated[
+        str | None,
+        typer.Option(
+            "--news", help="auto | yfinance | none | file:PATH | URL (default STOCKOPS_NEWS_SOURCE)."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Skip the semantic cache lookup (the new report is stored).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A checked report on the forecast: analysts, writer (LLM or template) and critic (LangGraph)."""
+    from stockops.cli.analysis import analysis_errors, node_progress, print_report
+
+    with analysis_errors():
+        from stockops.agent.run import run_analysis
+        from stockops.agent.settings import load_agent_settings
+
+        overrides = {
+            "llm_endpoint": endpoint,
+            "llm_model": model,
+            "forecast_days": days,
+            "max_revisions": max_revisions,
+            "news_source": news,
+        }
+        agent = load_agent_settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings()
+        with node_progress(enabled=not as_json) as progress:
+            result = run_analysis(
+                ticker, question, settings, agent, version=version, use_cache=not no_cache, progress=progress
+            )
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json", exclude={"report_markdown"}), indent=2))
+        return
+    print_report(console, result)
+
+
 @app.command("dev-cluster")
 def dev_cluster(
     work_dir: Annotated[Path | None, typer.Option(help="Default: $STOCKOPS_HOME/dev-cluster")] = None,
