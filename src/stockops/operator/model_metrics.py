@@ -162,11 +162,12 @@ class ModelGauges:
         """Export what `status` holds for this TickerModel; series of values it lacks are removed."""
         values = model_values(status)
         key = (namespace, name)
-        base = (namespace, name, ticker)
+        base: tuple[str, ...] = (namespace, name, ticker)
         with self._lock:
             written: dict[str, set[tuple[str, ...]]] = {}
             for gauge_name, value in values.items():
                 gauge = self._gauges[gauge_name]
+                labels: set[tuple[str, ...]]
                 if isinstance(value, dict):
                     labels = {(*base, state) for state in value}
                     for state, flag in value.items():
