@@ -10,6 +10,10 @@ check (cold: Evidently's lazy set-up), then the median of ``--repeats`` warm che
 without writing the HTML report (the CLI writes it). Peak memory: Python-level allocations traced by
 ``tracemalloc`` during one more, separate check (numpy and pandas buffers included; tracing slows it,
 so it is not timed), and the process's peak RSS.
+The K-S thresholds are calibrated on the reference's own windows first, as `stockops monitor` does
+(`stockops.monitoring.calibration`); its time is printed on its own, and the checks use the thresholds.
+``--calibration N`` checks N windows cut from inside the reference at the nominal threshold and at the
+calibrated ones: every Drifted there is a false alarm.
 Nothing is asserted; on a shared machine say what else was running (the load average is printed).
 
     .venv/bin/python benchmarks/drift_check.py [--years 20] [--window 60] [--repeats 5]
@@ -50,12 +54,17 @@ def peak_rss_mib() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
 
 
+THRESHOLDS: dict[str, float] | None = None  # set in main from the calibration
+
+
 def timed_check(reference: Any, current: Any, html: Path | None, method: str | None) -> tuple[float, Any]:
     """(seconds, summary) of one check, untraced."""
     from stockops.monitoring.drift import check_drift
 
     started = time.perf_counter()
-    summary = check_drift(reference, current, MODEL_FEATURES, html_path=html, method=method)
+    summary = check_drift(
+        reference, current, MODEL_FEATURES, html_path=html, method=method, thresholds=THRESHOLDS
+    )
     return time.perf_counter() - started, summary
 
 
@@ -64,31 +73,39 @@ def traced_peak_mib(reference: Any, current: Any, html: Path | None, method: str
     from stockops.monitoring.drift import check_drift
 
     tracemalloc.start()
-    check_drift(reference, current, MODEL_FEATURES, html_path=html, method=method)
+    check_drift(reference, current, MODEL_FEATURES, html_path=html, method=method, thresholds=THRESHOLDS)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 2**20
 
 
 def calibration(reference: Any, window: int, count: int, method: str | None) -> dict[str, Any]:
-    """Checks of windows cut from the reference itself: every Drifted verdict there is a false alarm."""
+    """Checks of windows cut from the reference itself, at the nominal and at the calibrated
+    thresholds: every Drifted verdict there is a false alarm."""
     from stockops.monitoring.drift import DriftVerdict, check_drift
 
     last = len(reference) - window
     starts = sorted({round(last * i / max(count - 1, 1)) for i in range(count)})
-    shares, drifted = [], 0
-    for start in starts:
-        summary = check_drift(
-            reference, reference.iloc[start : start + window], MODEL_FEATURES, method=method
+    out: dict[str, Any] = {"windows": len(starts)}
+    for label, thresholds in (("nominal", None), ("calibrated", THRESHOLDS)):
+        shares, drifted = [], 0
+        for start in starts:
+            summary = check_drift(
+                reference,
+                reference.iloc[start : start + window],
+                MODEL_FEATURES,
+                method=method,
+                thresholds=thresholds,
+            )
+            shares.append(summary.share)
+            drifted += summary.verdict is DriftVerdict.DRIFTED
+        mean = statistics.fmean(s for s in shares if s is not None)
+        print(
+            f"calibration ({label} thresholds): {drifted} of {len(starts)} windows from inside the "
+            f"reference called Drifted (mean share drifted {mean:.2f}; method {method or 'auto'})"
         )
-        shares.append(summary.share)
-        drifted += summary.verdict is DriftVerdict.DRIFTED
-    mean = statistics.fmean(s for s in shares if s is not None)
-    print(
-        f"calibration: {drifted} of {len(starts)} windows from inside the reference called Drifted "
-        f"(mean share drifted {mean:.2f}; method {method or 'auto'})"
-    )
-    return {"windows": len(starts), "drifted_verdicts": drifted, "shares": shares, "mean_share": mean}
+        out[label] = {"drifted_verdicts": drifted, "shares": shares, "mean_share": mean}
+    return out
 
 
 def main() -> None:
@@ -133,8 +150,27 @@ def main() -> None:
 
     import_seconds = time.perf_counter() - started
     method = None if args.method == "auto" else args.method
+    global THRESHOLDS
+    from stockops.monitoring.calibration import CALIBRATED_METHODS, calibrate_ks
+
+    started = time.perf_counter()
+    calibrated = (
+        calibrate_ks(reference, MODEL_FEATURES, args.window) if method in CALIBRATED_METHODS else None
+    )
+    calibrate_seconds = time.perf_counter() - started
+    if calibrated is not None and calibrated.calibrated:
+        THRESHOLDS = dict(calibrated.thresholds)
+        print(
+            f"calibration of K-S thresholds on {calibrated.windows} reference windows: "
+            f"{calibrate_seconds:.2f} s; thresholds "
+            + ", ".join(f"{c} {t:.1e}" for c, t in THRESHOLDS.items())
+        )
     rows: list[list[str]] = []
-    results: dict[str, Any] = {"import_seconds": import_seconds}
+    results: dict[str, Any] = {
+        "import_seconds": import_seconds,
+        "calibrate_seconds": calibrate_seconds,
+        "thresholds": THRESHOLDS,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for variant, html in (("no report", None), ("html report", Path(tmp) / "drift.html")):
             cold, summary = timed_check(reference, current, html, method)
