@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,8 @@ def run_check(config: dict[str, Any]) -> dict[str, Any]:
         method=None if method == "auto" else method,
         refresh_prices=True,
     )
-    checked_at = outcome.summary.checked_at.isoformat()
+    checked_at = outcome.summary.checked_at.astimezone(UTC).replace(microsecond=0).isoformat()
+    checked_at = checked_at.replace("+00:00", "Z")  # RFC 3339 as Kubernetes writes it
     live = live_error(
         ticker,
         settings,
@@ -179,7 +181,7 @@ def run_check(config: dict[str, Any]) -> dict[str, Any]:
         "model_name": outcome.model_name,
         "model_version": outcome.model_version,
         "run_id": outcome.monitor_run_id,
-        "drift": drift_block(outcome.summary.to_dict(), outcome.report_uri),
+        "drift": {**drift_block(outcome.summary.to_dict(), outcome.report_uri), "checkedAt": checked_at},
         "live": live_block(live.to_dict(), checked_at),
     }
 
