@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from stockops.agent.errors import AnalysisInputError
-from stockops.agent.facts import ForecastFacts, MarketFacts, MetricFacts
+from stockops.agent.facts import AnalysisFacts, ForecastFacts, MarketFacts, MetricFacts
 from stockops.agent.nodes import AnalysisDeps, Progress, today_freshness
 from stockops.agent.report import Report, ReportScore
 from stockops.agent.semantic_cache import CacheKey, CacheStatus, SemanticCache, cache_plan
@@ -61,6 +61,7 @@ class AnalysisResult(BaseModel):
     objections: list[str] = Field(default_factory=list)
     report_markdown: str
     report: Report
+    facts: AnalysisFacts | None = None
     trace: list[dict[str, Any]] = Field(default_factory=list)
     seconds: float = 0.0
     mlflow_run_id: str | None = None
@@ -108,8 +109,12 @@ def run_analysis(
     )
 
     key = CacheKey(ticker, forecast.model_version, forecast.as_of.isoformat(), agent.generator)
-    cache, status = open_semantic_cache(settings, agent, embedder=embedder, env=env, enabled=use_cache)
-    if cache is not None:
+    cache, status = open_semantic_cache(settings, agent, embedder=embedder, env=env)
+    if cache is not None and not use_cache:
+        status = status.model_copy(
+            update={"note": "lookup skipped for this call (--no-cache); report stored"}
+        )
+    elif cache is not None:
         hit, status = _lookup(cache, key, question, status, progress)
         if hit is not None:
             result = AnalysisResult.model_validate(
@@ -148,6 +153,7 @@ def run_analysis(
         objections=[o.line() for o in report.objections],
         report_markdown=final["markdown"],
         report=report,
+        facts=final["facts"],
         trace=final.get("trace", []),
         seconds=time.perf_counter() - started,
     )
@@ -175,10 +181,8 @@ def read_forecast(
 
 
 def open_semantic_cache(
-    settings: Settings, agent: AgentSettings, *, embedder: Any, env: dict[str, str] | None, enabled: bool
+    settings: Settings, agent: AgentSettings, *, embedder: Any, env: dict[str, str] | None
 ) -> tuple[SemanticCache | None, CacheStatus]:
-    if not enabled:
-        return None, CacheStatus(enabled=False, note="semantic cache skipped for this call (--no-cache)")
     url, path, off = cache_plan(
         mode=agent.semantic_cache,
         qdrant_url=agent.qdrant_url,
