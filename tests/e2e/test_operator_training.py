@@ -221,10 +221,13 @@ class Api:
         _capture(obj, self._captured)
         return obj
 
-    def jobs(self, owner_uid: str | None = None) -> list[Any]:
+    def jobs(self, owner_uid: str | None = None, component: str | None = "training") -> list[Any]:
+        """Our Jobs (of one owner), training Jobs only unless `component` says otherwise (None: all)."""
         selector = (
             f"{OWNER_UID}={owner_uid}" if owner_uid else "app.kubernetes.io/managed-by=stockops-operator"
         )
+        if component:
+            selector += f",app.kubernetes.io/component={component}"
         return list(self.batch.list_namespaced_job(self.namespace, label_selector=selector).items)
 
     def isvcs(self) -> list[dict[str, Any]]:
@@ -333,6 +336,8 @@ def test_examples_train_wait_transfer_and_serve(
             "Promoted": "True",
             "ServingReady": "True",
             "Ready": "True",
+            "Drifted": "Unknown",  # no monitoring check has run yet
+            "Degraded": "Unknown",
         }
         # The served endpoint answers with the version the status names.
         model = status["mlflow"]["modelName"]
@@ -388,7 +393,7 @@ def test_examples_train_wait_transfer_and_serve(
     # Deleting a TickerModel removes its Job and InferenceService (finalizer), then the object.
     aapl_uid = api.get("TickerModel", "aapl")["metadata"]["uid"]
     e2e_cluster.kubectl_run("delete", "tm", "aapl", "-n", e2e_namespace, "--wait=true", timeout=120)
-    assert api.jobs(aapl_uid) == []
+    assert api.jobs(aapl_uid, component=None) == []
     assert [i["metadata"]["name"] for i in api.isvcs()] == ["msft"]
 
 
@@ -499,3 +504,139 @@ def test_operator_killed_mid_training_converges_without_duplicates(
     )
     assert done["status"]["phase"] == "Ready"
     assert len(api.jobs(done["metadata"]["uid"])) == 1
+
+
+def _drifted_prices(ohlcv_dir: Path, out: Path, ticker: str, sessions: int = 80) -> Path:
+    """Real prices since 2015 whose newest `sessions` days turn into a slide (daily log returns x2,
+    minus 1.5 %, volume x4): the served model's inputs really drift, no test switch involved."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(ohlcv_dir / f"{ticker}.csv", parse_dates=["Date"])
+    frame = frame[frame["Date"] >= "2015-01-01"].reset_index(drop=True)
+    close = frame["Close"].to_numpy(dtype=float)
+    returns = np.diff(np.log(close), prepend=np.log(close[0]))
+    returns[-sessions:] = 2.0 * returns[-sessions:] - 0.015
+    factor = np.exp(np.cumsum(returns)) * close[0] / close
+    for column in ("Open", "High", "Low", "Close", "Adj Close"):
+        frame[column] = frame[column] * factor
+    frame.loc[frame.index[-sessions:], "Volume"] *= 4
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / f"{ticker}.csv", index=False, date_format="%Y-%m-%d")
+    return out
+
+
+def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rolls(
+    e2e_cluster: Any,
+    e2e_namespace: str,
+    start_operator: Callable[..., OperatorProcess],
+    repo_root: Path,
+    ohlcv_dir: Path,
+    tmp_path: Path,
+) -> None:
+    drifted = _drifted_prices(ohlcv_dir, tmp_path / "drifted", "AAPL")
+    _drifted_prices(ohlcv_dir, drifted, "MSFT")  # one registered model per ticker: one ticker each
+    operator = start_operator(e2e_namespace)
+    api = Api(e2e_cluster, e2e_namespace)
+    e2e_cluster.kubectl_run(
+        "apply", "-n", e2e_namespace, "-f", str(repo_root / "examples/parentmodel-gspc.yaml")
+    )
+    child = {
+        "ticker": "AAPL",
+        "parentRef": {"name": "gspc"},
+        "data": {"source": "csv", "csvPath": str(drifted), "start": "2015-01-01"},
+        "transfer": {"strategy": "fine-tune", "epochs": 1},
+        "training": {"batchSize": 128, "seed": 42},
+    }
+    # one model checked every minute (not served: a check reads the registry, not the predictor) ...
+    watched = {
+        **child,
+        "ticker": "MSFT",
+        "serving": {"enabled": False},
+        "monitoring": {"schedule": "* * * * *"},
+    }
+    apply_resource(e2e_cluster, e2e_namespace, "TickerModel", "msft-watch", watched)
+    # ... and one that retrains on drift, checked on demand
+    retrained = {**child, "retrain": {"onDrift": True, "minIntervalMinutes": 1}}
+    apply_resource(e2e_cluster, e2e_namespace, "TickerModel", "aapl-drift", retrained)
+
+    def show() -> str:
+        return e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace, "-o", "yaml", check=False).stdout
+
+    first = wait_for(
+        "aapl-drift Ready",
+        phase_is(api, "TickerModel", "aapl-drift", "Ready", "Failed"),
+        timeout=TRAIN_TIMEOUT,
+        operator=operator,
+        describe=show,
+    )
+    assert first["status"]["phase"] == "Ready", json.dumps(first["status"], indent=1)
+    served = first["status"]["mlflow"]["servingVersion"]
+    e2e_cluster.kubectl_run(
+        "annotate", "tm", "aapl-drift", "-n", e2e_namespace, "stockops.io/monitor=1", "--overwrite"
+    )
+
+    def drift_checked(name: str) -> Callable[[], dict[str, Any] | None]:
+        def check() -> dict[str, Any] | None:
+            obj = api.get("TickerModel", name)
+            monitoring = (obj.get("status") or {}).get("monitoring") or {}
+            done = monitoring.get("lastCheckTime") and (monitoring.get("drift") or monitoring.get("failure"))
+            return obj if done else None
+
+        return check
+
+    watch = wait_for("a scheduled check of msft-watch", drift_checked("msft-watch"), timeout=TRAIN_TIMEOUT,
+                     operator=operator, describe=show)  # fmt: skip
+    monitoring = watch["status"]["monitoring"]
+    assert "failure" not in monitoring, monitoring
+    assert monitoring["scheduledAt"].endswith(":00Z") and monitoring["jobName"].startswith("msft-watch-mon-")
+    drift = monitoring["drift"]
+    assert drift["verdict"] == "Drifted" and drift["share"] >= 0.5, drift
+    assert "volatility_20" in drift["driftedFeatures"] and drift["reportUri"].endswith("drift.html")
+    assert drift["modelVersion"] == watch["status"]["mlflow"]["servingVersion"]
+    # no Redis forecast log in this cluster: the live check says why it cannot score anything
+    assert monitoring["live"]["verdict"] == "InsufficientData"
+    assert "no forecast log configured" in monitoring["live"]["message"]
+    assert condition(watch, "Drifted")["status"] == "True"
+    assert condition(watch, "Degraded")["status"] == "Unknown"
+    assert condition(watch, "Ready")["status"] == "True"  # a drifted model still serves
+
+    uid = first["metadata"]["uid"]
+
+    def rolled() -> dict[str, Any] | None:
+        obj = api.get("TickerModel", "aapl-drift")
+        status = obj.get("status") or {}
+        training = status.get("training") or {}
+        new = (status.get("mlflow") or {}).get("servingVersion")
+        fresh = training.get("reason") == "Drift" and training.get("completionTime") and new != served
+        ready = status.get("phase") == "Ready" and (status.get("inference") or {}).get("modelVersion") == new
+        return obj if fresh and ready else None
+
+    after = wait_for("aapl-drift retrained on drift and rolled", rolled, timeout=TRAIN_TIMEOUT,
+                     operator=operator, describe=show)  # fmt: skip
+    new_version = after["status"]["mlflow"]["servingVersion"]
+    (isvc,) = [i for i in api.isvcs() if i["metadata"]["name"] == "aapl-drift"]
+    env = {e["name"]: e.get("value") for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    assert env["STOCKOPS_MODEL_VERSION"] == new_version
+    assert after["status"]["training"]["checkTime"] == after["status"]["monitoring"]["drift"]["checkedAt"]
+    time.sleep(15)  # more timer passes: the answered verdict must not start another training
+    assert len(api.jobs(uid)) == 2, [j.metadata.name for j in api.jobs(uid)]
+    assert len(api.jobs(uid, component="monitor")) == 1
+
+    events = e2e_cluster.kubectl_run(
+        "get",
+        "events",
+        "-n",
+        e2e_namespace,
+        "--field-selector",
+        "involvedObject.name=aapl-drift",
+        "-o",
+        "json",
+    ).stdout
+    items = json.loads(events)["items"]
+    assert any(e["reason"] == "InputDrift" and e["type"] == "Warning" for e in items)
+    assert any(e["reason"] == "JobCreated" and "(reason Drift)" in e["message"] for e in items)
+    metrics = operator.metrics()
+    assert 'stockops_operator_retrains_total{kind="TickerModel",reason="Drift"} 1.0' in metrics
+    shares = [line for line in metrics.splitlines() if line.startswith("stockops_model_drift_share{")]
+    assert any('name="msft-watch"' in line and 'ticker="MSFT"' in line for line in shares), shares
