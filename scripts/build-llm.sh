@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local LLM the analysis agent's tests talk to, once, into a cache, and prints where it is.
 #
-#   scripts/build-llm.sh                 build if needed; print STOCKOPS_LLM_PYTHON=... and STOCKOPS_LLM_MODEL=...
+#   scripts/build-llm.sh                 build if needed; print STOCKOPS_LLM_PYTHON=... and STOCKOPS_LLM_GGUF=...
 #   scripts/build-llm.sh --print-dir     the cache directory of this recipe (no build)
 #
 # What: llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`), compiled from its
@@ -57,7 +57,7 @@ emit() {
   model="$("$python" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"])')/$MODEL_FILE"
   [[ -f "$model" ]] || die "$model is missing from the cached build; delete $DIR and run again"
   echo "STOCKOPS_LLM_PYTHON=$python"
-  echo "STOCKOPS_LLM_MODEL=$model"
+  echo "STOCKOPS_LLM_GGUF=$model"
 }
 
 # Fast path: a finished build (the marker is written last).

@@ -1,10 +1,11 @@
 """Writers: the deterministic template, or an LLM behind any OpenAI-compatible endpoint.
 
-The LLM writer asks for the `DraftProse` schema as structured output (``response_format`` JSON schema,
-which llama.cpp's server enforces with a grammar and hosted APIs with strict mode) and parses it with
-pydantic: the stance and confidence it restates are typed fields, never substrings of prose. It is told
-the computed call and the facts in a short brief, and on a revision the critic's objections with their
-fixes.
+The LLM writer asks for the `DraftProse` schema as structured output and parses it with pydantic: the
+OpenAI ``json_schema`` response format (hosted APIs, strict mode), or ``json_object`` with the schema
+inside, which llama.cpp's server takes instead and enforces with a grammar (``auto``, the default, tries
+the first and falls back to the second when the endpoint refuses it). The stance and confidence it
+restates are typed fields, never substrings of prose. It is told the computed call and the facts in a
+short brief, and on a revision the critic's objections with their fixes.
 
 Failures: no answer after ``llm_max_retries`` retries (connection refused, timeout, 5xx, 429) is
 `LLMUnavailable`; a refusal (401/403, unknown model, a request it cannot serve) is `LLMRejected`; an
@@ -126,12 +127,30 @@ class LlmWriter:
             temperature=settings.llm_temperature,
             seed=0,
         )
+        self._chat = chat
+        self.response_format = settings.llm_response_format
         self._structured = chat.with_structured_output(DraftProse, method="json_schema", include_raw=True)
+        # llama.cpp's server (and Anyscale-style APIs) take the schema inside a json_object format
+        self._json_object = chat.bind(
+            response_format={"type": "json_object", "schema": DraftProse.model_json_schema()}
+        )
 
     def write(
         self, facts: AnalysisFacts, call: StanceCall, feedback: Critique | None, previous: DraftProse | None
     ) -> DraftProse:
-        out = self._invoke(writer_messages(facts, call, feedback))
+        messages = writer_messages(facts, call, feedback)
+        if self.response_format == "auto":
+            try:
+                out = self._invoke(messages, json_object=False)
+                self.response_format = "json_schema"
+            except (LLMUnavailable, LLMRejected) as exc:
+                if "response_format" not in str(exc):
+                    raise
+                log.info("%s takes no json_schema response format; using json_object + schema", self.endpoint)
+                self.response_format = "json_object"
+                out = self._invoke(messages, json_object=True)
+        else:
+            out = self._invoke(messages, json_object=self.response_format == "json_object")
         parsed = out.get("parsed")
         if isinstance(parsed, DraftProse):
             return parsed
@@ -141,10 +160,12 @@ class LlmWriter:
         cut = " (cut at max_tokens)" if finish == "length" else ""
         raise WriterOutputError(f"the LLM's answer did not fit the report schema{cut}: {_short(error)}")
 
-    def _invoke(self, messages: list[tuple[str, str]]) -> dict[str, Any]:
+    def _invoke(self, messages: list[tuple[str, str]], *, json_object: bool) -> dict[str, Any]:
         import openai
 
         try:
+            if json_object:
+                return _parse_json_object(self._json_object.invoke(messages))
             return dict(self._structured.invoke(messages))
         except (
             openai.APIConnectionError,
@@ -164,6 +185,20 @@ class LlmWriter:
             ) from exc
         except openai.OpenAIError as exc:  # e.g. LengthFinishReasonError from the parse helper
             raise WriterOutputError(f"the LLM's answer could not be read: {_short(exc)}") from exc
+
+
+def _parse_json_object(message: Any) -> dict[str, Any]:
+    """The ``with_structured_output(include_raw=True)`` shape for a json_object answer (pydantic parse)."""
+    from pydantic import ValidationError
+
+    try:
+        return {
+            "raw": message,
+            "parsed": DraftProse.model_validate_json(str(message.content)),
+            "parsing_error": None,
+        }
+    except ValidationError as exc:
+        return {"raw": message, "parsed": None, "parsing_error": exc}
 
 
 def make_writer(settings: AgentSettings) -> Writer:

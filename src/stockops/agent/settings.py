@@ -14,6 +14,8 @@ STOCKOPS_LLM_TIMEOUT_SECONDS       llm_timeout_seconds                 60
 STOCKOPS_LLM_MAX_RETRIES           llm_max_retries                     2 (then ``LLMUnavailable``)
 STOCKOPS_LLM_MAX_TOKENS            llm_max_tokens                      700
 STOCKOPS_LLM_TEMPERATURE           llm_temperature                     0
+STOCKOPS_LLM_RESPONSE_FORMAT       llm_response_format                 ``auto`` (json_schema, else
+                                                                       json_object + schema)
 STOCKOPS_AGENT_MAX_REVISIONS       max_revisions                       2 (writer rounds after the first)
 STOCKOPS_AGENT_DAYS                forecast_days                       5
 STOCKOPS_PREDICTOR_URL             predictor_url                       none: the registry's bundle
@@ -57,6 +59,10 @@ class AgentSettings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_max_tokens: int = Field(default=700, ge=64, le=32768)
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_response_format: Literal["auto", "json_schema", "json_object"] = Field(
+        default="auto",
+        description="Structured output: OpenAI json_schema, json_object + schema (llama.cpp), or auto.",
+    )
     max_revisions: int = Field(
         default=2,
         ge=0,
