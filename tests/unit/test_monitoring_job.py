@@ -66,7 +66,12 @@ def test_failures_are_classified_for_retry_or_fail_fast() -> None:
         try:
             raise ConnectionRefusedError("[Errno 111] Connection refused")
         except OSError as inner:
-            raise RuntimeError("API request to http://mlflow:5000 failed") from inner
+            raise RuntimeError("API request to http://mlflow:5000/api/2.0/mlflow/runs failed") from inner
     except RuntimeError as outer:
         assert classify_failure(outer) == ("MlflowUnavailable", 1)
     assert classify_failure(RuntimeError("boom")) == ("Error", 1)
+    assert classify_failure(ConnectionRefusedError("Connection refused")) == ("Error", 1)  # not MLflow's
+
+    import redis
+
+    assert classify_failure(redis.ConnectionError("Error 111 connecting")) == ("RedisUnavailable", 1)

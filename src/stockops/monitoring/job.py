@@ -116,27 +116,42 @@ def classify_failure(exc: BaseException) -> tuple[str, int]:
     from stockops.monitoring.reference import ReferenceMissingError
     from stockops.registry.loading import ModelNotFoundError
 
-    if isinstance(exc, ModelNotFoundError):
+    chain = _chain(exc)
+    if any(isinstance(e, ModelNotFoundError) for e in chain):
         return "NoProductionVersion", EXIT_BAD_INPUT
-    if isinstance(exc, ReferenceMissingError):
+    if any(isinstance(e, ReferenceMissingError) for e in chain):
         return "NoReference", EXIT_BAD_INPUT
-    if isinstance(exc, ForecastLogUnavailableError):
+    if any(isinstance(e, ForecastLogUnavailableError) for e in chain):
         return "ForecastLogUnavailable", EXIT_ERROR
-    if _mlflow_unreachable(exc):
+    if any(type(e).__module__.startswith("redis") for e in chain):  # the feature store's online store
+        return "RedisUnavailable", EXIT_ERROR
+    if _mlflow_unreachable(chain):
         return "MlflowUnavailable", EXIT_ERROR
     if isinstance(exc, ValueError | json.JSONDecodeError):
         return "InvalidConfig", EXIT_BAD_INPUT
     return "Error", EXIT_ERROR
 
 
-def _mlflow_unreachable(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        text = f"{type(seen).__name__}: {seen}"
-        if any(k in text for k in ("ConnectionError", "Max retries exceeded", "Connection refused")):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _mlflow_unreachable(chain: list[BaseException]) -> bool:
+    """A connection failure in a chain raised through MLflow's client (or the HTTP stack under it)."""
+    keys = ("ConnectionError", "Max retries exceeded", "Connection refused")
+    texts = [f"{type(e).__name__}: {e}" for e in chain]
+    connection = any(k in text for text in texts for k in keys)
+    http = ("mlflow", "requests", "urllib3")
+    through_mlflow = any(
+        type(e).__module__.startswith(http) or "mlflow" in text.lower()
+        for e, text in zip(chain, texts, strict=True)
+    )
+    return connection and through_mlflow
 
 
 def run_check(config: dict[str, Any]) -> dict[str, Any]:
