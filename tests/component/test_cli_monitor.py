@@ -77,6 +77,9 @@ def test_monitor_json_reports_every_feature_and_logs_a_monitoring_run(trained: t
     logged = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "monitoring")}
     assert logged == {"drift.html", "drift.json"}
     assert payload["report_uri"].endswith("monitoring/drift.html")
+    # no STOCKOPS_REDIS_URL: nothing served was recorded, and the live part says so
+    assert payload["live"]["verdict"] == "InsufficientData"
+    assert "no forecast log configured" in payload["live"]["message"]
 
 
 def test_monitor_table_prints_the_verdict(trained: tuple[Path, Any]) -> None:
@@ -86,6 +89,7 @@ def test_monitor_table_prints_the_verdict(trained: tuple[Path, Any]) -> None:
     assert "input drift, last 40 sessions" in result.output
     assert any(v in result.output for v in ("NoDrift", "Drifted"))
     assert "log_return" in result.output
+    assert "live error: InsufficientData: no forecast log configured" in " ".join(result.output.split())
 
 
 def test_a_short_window_is_insufficient_data_not_an_error(trained: tuple[Path, Any]) -> None:

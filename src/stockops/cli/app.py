@@ -328,21 +328,30 @@ def monitor(
     as_json: JsonOpt = False,
 ) -> None:
     """Input drift of the production version: its training feature rows vs the newest sessions
-    (Evidently, per feature: test, score, threshold); report logged to MLflow and outputs/monitor/."""
-    from stockops.cli.drift_table import drift_table, verdict_line
+    (Evidently, per feature: test, score, calibrated threshold), and the realised error of the forecasts
+    it served (with STOCKOPS_REDIS_URL); report logged to MLflow and outputs/monitor/."""
+    from stockops.cli.drift_table import drift_table, live_line, verdict_line
     from stockops.monitoring.check import monitor_drift
+    from stockops.monitoring.live_check import ForecastLogUnavailableError, live_error
 
+    settings = load_settings()
     with one_line_errors():
-        outcome = monitor_drift(
-            ticker, load_settings(), window=window, method=None if method == "auto" else method
-        )
+        outcome = monitor_drift(ticker, settings, window=window, method=None if method == "auto" else method)
     payload = outcome.to_dict()
+    try:
+        live: dict[str, Any] = live_error(
+            ticker, settings, model_name=outcome.model_name, model_version=outcome.model_version
+        ).to_dict()
+    except ForecastLogUnavailableError as exc:  # drift is still worth showing
+        live = {"verdict": "Unavailable", "message": str(exc), "skill": None}
+    payload["live"] = live
     if as_json:
         typer.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
     title = f"{ticker} v{outcome.model_version}: input drift, last {window} sessions vs training rows"
     console.print(drift_table(payload, title))
     console.print(verdict_line(payload))
+    console.print(live_line(live))
     where = outcome.report_uri or "no HTML report (nothing tested)"
     console.print(f"MLflow run {outcome.monitor_run_id}: {where}; files in {outcome.local_dir}")
 

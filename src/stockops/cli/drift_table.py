@@ -48,3 +48,25 @@ def verdict_line(payload: dict[str, Any]) -> str:
         f"[{style}]{verdict}[/]{share_text}: {payload['message']} "
         f"[{payload['current_rows']} current vs {payload['reference_rows']} reference rows{window}]"
     )
+
+
+LIVE_STYLE = {"Ok": "bold green", "Degraded": "bold red", "InsufficientData": "bold yellow"}
+
+
+def live_line(live: dict[str, Any]) -> str:
+    """The realised error of served forecasts in one line (`RealisedError.to_dict()`)."""
+    verdict = live["verdict"]
+    style = LIVE_STYLE.get(verdict, "bold")
+    if live.get("skill") is None:
+        return f"live error: [{style}]{verdict}[/]: {live.get('message') or 'nothing to score'}"
+
+    def num(key: str, digits: int = 3) -> str:
+        value = live.get(key)
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    return (
+        f"live error: [{style}]{verdict}[/] over {live['n_forecasts']} served forecasts "
+        f"({live.get('first_as_of')}..{live.get('last_as_of')}): RMSE {num('rmse', 2)} vs random walk "
+        f"{num('naive_rmse', 2)}, skill {num('skill')} [95% {num('skill_ci_low')}, {num('skill_ci_high')}], "
+        f"coverage {num('coverage', 2)} (nominal 0.80), direction {num('directional_accuracy', 2)}"
+    )
