@@ -28,6 +28,10 @@ from stockops.agent.template_writer import write_template
 log = logging.getLogger(__name__)
 
 
+# endpoint -> the response format it took, so ``auto`` probes each endpoint once per process
+_DETECTED_FORMAT: dict[str, str] = {}
+
+
 class WriterOutputError(ValueError):
     """The writer's answer did not fit the report schema."""
 
@@ -129,6 +133,8 @@ class LlmWriter:
         )
         self._chat = chat
         self.response_format = settings.llm_response_format
+        if self.response_format == "auto":
+            self.response_format = _DETECTED_FORMAT.get(settings.llm_endpoint, "auto")
         self._structured = chat.with_structured_output(DraftProse, method="json_schema", include_raw=True)
         # llama.cpp's server (and Anyscale-style APIs) take the schema inside a json_object format
         self._json_object = chat.bind(
@@ -142,12 +148,12 @@ class LlmWriter:
         if self.response_format == "auto":
             try:
                 out = self._invoke(messages, json_object=False)
-                self.response_format = "json_schema"
+                self.response_format = _DETECTED_FORMAT[self.endpoint] = "json_schema"
             except (LLMUnavailable, LLMRejected) as exc:
                 if "response_format" not in str(exc):
                     raise
                 log.info("%s takes no json_schema response format; using json_object + schema", self.endpoint)
-                self.response_format = "json_object"
+                self.response_format = _DETECTED_FORMAT[self.endpoint] = "json_object"
                 out = self._invoke(messages, json_object=True)
         else:
             out = self._invoke(messages, json_object=self.response_format == "json_object")
