@@ -37,6 +37,8 @@ from stockops.agent.stance import StanceCall
 # Numbers that define the facts rather than state them: the 1/5/20-session windows, the 10 % and 90 %
 # interval bounds and the 95 % skill interval.
 DEFINITION_NUMBERS = (1.0, 5.0, 20.0, 10.0, 90.0, 95.0)
+# allowed in prose, but never what a fix suggests in place of a wrong number
+_NOT_SUGGESTED = ("year of", "day of", "definition", "session ", "horizon", "model version")
 
 _DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _NUMBER = re.compile(
@@ -177,7 +179,8 @@ def _check_numbers(
             value = _to_float(token)
             if not any(_matches(value, decimals, n.value) for n in known):
                 bad += 1
-                nearest = min(known, key=lambda n: abs(abs(n.value) - abs(value)))
+                stated = [n for n in known if not n.label.startswith(_NOT_SUGGESTED)] or known
+                nearest = min(stated, key=lambda n: abs(abs(n.value) - abs(value)))
                 objections.append(
                     Objection(
                         check="numbers",

@@ -134,7 +134,7 @@ def writer(deps: AnalysisDeps) -> Callable[[AnalysisState], dict[str, Any]]:
             except WriterOutputError as exc:
                 draft = {"prose": None, "error": str(exc)}
             detail = f"draft {revision + 1} by {deps.writer.generator}" + (
-                " (unusable)" if draft["error"] else ""
+                f" (unusable: {draft['error'][:120]})" if draft["error"] else ""
             )
             return {"facts": facts, "call": call, "drafts": [draft], "revision": revision}, detail
 
