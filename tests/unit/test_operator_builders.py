@@ -215,12 +215,13 @@ def test_inference_service_spec_hash_changes_with_the_version() -> None:
 
 
 def test_job_names_are_deterministic_short_and_distinct() -> None:
-    name = job_name("aapl", "uid-1", 1, "p2")
-    assert name == job_name("aapl", "uid-1", 1, "p2")
-    assert name.startswith("aapl-g1-p2-")
-    assert len({name, job_name("aapl", "uid-1", 2, "p2"), job_name("aapl", "uid-1", 1, "p3")}) == 3
-    assert job_name("aapl", "uid-1", 1) != job_name("aapl", "uid-2", 1)  # a recreated CR never adopts
-    long = job_name("a" * 200 + ".x", "uid", 12, "p3")
+    name = job_name("aapl", "uid-1", "0a1b2c3d4e", "p2")
+    assert name == job_name("aapl", "uid-1", "0a1b2c3d4e", "p2")
+    assert name.startswith("aapl-t0a1b2c-p2-")
+    others = {job_name("aapl", "uid-1", "ffffffffff", "p2"), job_name("aapl", "uid-1", "0a1b2c3d4e", "p3")}
+    assert len({name, *others}) == 3
+    assert job_name("aapl", "uid-1", "x") != job_name("aapl", "uid-2", "x")  # a recreated CR never adopts
+    long = job_name("a" * 200 + ".x", "uid", "0a1b2c3d4e", "p3")
     assert len(long) <= 63 and long[0].isalnum() and long[-1].isalnum()
     assert all(c.isalnum() or c == "-" for c in long)
 
@@ -306,3 +307,26 @@ def test_pull_secrets_parse_from_the_environment(
     monkeypatch.setenv("STOCKOPS_OPERATOR_GPU_NODE_SELECTOR", "")  # empty means none, not an error
     settings = OperatorSettings()
     assert settings.image_pull_secrets == expected and settings.gpu_node_selector == {}
+
+
+def test_the_training_identity_moves_with_model_fields_only() -> None:
+    from stockops.operator.builders import training_identity
+
+    base = {"ticker": "AAPL", "parentRef": {"name": "gspc"}, "training": {"epochs": 3}}
+
+    def identity(**extra: object) -> str:
+        return training_identity(TickerModelSpec.model_validate({**base, **extra}))
+
+    same = identity()
+    # serving, promotion, monitoring, retrain triggers, resources, suspend, Job limits: no new training
+    assert identity(serving={"replicas": 3}) == same
+    assert identity(promotion={"minSkill": 0.1}) == same
+    assert identity(monitoring={"schedule": "@daily"}, retrain={"onDrift": True}) == same
+    assert identity(resources={"cpu": "4"}, suspend=True) == same
+    assert identity(training={"epochs": 3, "backoffLimit": 5, "activeDeadlineSeconds": 60}) == same
+    assert identity(image={"predictor": "example.com/p:2"}) == same
+    # what the model is made of: a new training
+    assert identity(training={"epochs": 4}) != same
+    assert identity(data={"start": "2016-01-01"}) != same
+    assert identity(transfer={"strategy": "freeze"}) != same
+    assert identity(image={"trainer": "example.com/t:2"}) != same

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stockops.operator.builders import Owner
+from stockops.operator.builders import Owner, training_identity
 from stockops.operator.naming import job_name
 from stockops.operator.observations import (
     InferenceServiceObservation,
@@ -146,7 +146,7 @@ def test_child_creates_one_job_pinned_to_the_parent_version_then_finds_it() -> N
     cluster = InMemoryCluster()
     b = body()
     first = run(b, Observed(parent=READY_PARENT), cluster)
-    expected = job_name("aapl", "u1", 1, "p2")
+    expected = job_name("aapl", "u1", training_identity(Resource.from_body("TickerModel", b).spec), "p2")
     assert cluster.calls == [f"create_job {expected}"]
     assert first.jobs_created == 1 and first.waiting_for_parent is None
     assert first.events[0].reason == "JobCreated"
@@ -229,12 +229,20 @@ def test_spec_change_supersedes_the_running_job() -> None:
     b = body(kind="ParentModel")
     run(b, Observed(), cluster)
     (old,) = cluster.jobs
+    # a serving-only edit keeps the running Job ...
     b["metadata"]["generation"] = 2
+    b["spec"]["promotion"] = {"minSkill": 0.05}
+    same = run(b, Observed(jobs=observed_jobs(cluster, **{old: {"active": 1}})), cluster)
+    assert cluster.calls == [f"create_job {old}"] and same.status.observed_generation == 2
+    # ... a model edit supersedes it
+    b["metadata"]["generation"] = 3
+    b["spec"]["training"] = {"epochs": 7}
     result = run(b, Observed(jobs=observed_jobs(cluster, **{old: {"active": 1}})), cluster)
-    new = job_name("gspc", "u1", 2)
+    new = job_name("gspc", "u1", training_identity(Resource.from_body("ParentModel", b).spec))
     assert cluster.calls[-2:] == [f"delete_job {old}", f"create_job {new}"]
-    assert result.status.observed_generation == 2
+    assert result.status.observed_generation == 3
     assert "JobSuperseded" in [e.reason for e in result.events]
+    assert result.status.training is not None and result.status.training.reason == "SpecChanged"
 
 
 def test_suspend_suspends_the_running_job_and_resume_resumes_it() -> None:
@@ -259,7 +267,11 @@ def test_suspended_resource_starts_no_job() -> None:
 
 
 def test_parent_change_retrains_only_when_asked() -> None:
-    trained = {"observedGeneration": 1, "parent": {"name": "gspc", "modelVersion": "2"}}
+    trained = {
+        "observedGeneration": 1,
+        "parent": {"name": "gspc", "modelVersion": "2"},
+        "training": {"jobName": "x"},
+    }
     newer = ParentObservation("gspc", "^GSPC", "Ready", True, "stockops-gspc", "3")
     keep = desired_training(Resource.from_body("TickerModel", body(status=trained)), newer, NOW)
     assert keep.parent_version == "2"

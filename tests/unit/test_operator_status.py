@@ -255,15 +255,23 @@ def test_success_without_termination_message_waits_then_fails() -> None:
     assert cond(late, "Trained") == ("False", "NoResult")
 
 
-def test_parent_ready_publishes_its_version_for_children() -> None:
-    not_promoted = OK.model_copy(
-        update={"model_name": "stockops-gspc", "model_version": "7", "promoted": False}
-    )
-    status = parent(job=job(JobState.SUCCEEDED), result=not_promoted)
+def test_a_parent_seeds_children_only_from_its_production_version() -> None:
+    promoted = OK.model_copy(update={"model_name": "stockops-gspc", "model_version": "7"})
+    status = parent(job=job(JobState.SUCCEEDED), result=promoted)
     assert status.phase == "Ready"
     assert cond(status, "Ready") == ("True", "Ready")
     assert status.mlflow is not None and status.mlflow.serving_version == "7"
     assert status.observed_generation == 4
+
+    # a version that failed its gate never seeds children: the trainer names production, it stays
+    below = promoted.model_copy(update={"model_version": "8", "promoted": False, "production_version": "7"})
+    kept = parent(job=job(JobState.SUCCEEDED), result=below)
+    assert kept.mlflow is not None and kept.mlflow.serving_version == "7" and kept.phase == "Ready"
+    # and with no production version at all there is nothing to transfer from
+    first = promoted.model_copy(update={"promoted": False, "promotion_reason": "skill -0.2 < gate 0"})
+    failed = parent(job=job(JobState.SUCCEEDED), result=first)
+    assert failed.phase == "Failed" and cond(failed, "Ready") == ("False", "NotPromoted")
+    assert failed.mlflow is not None and failed.mlflow.serving_version is None
 
 
 def test_child_below_the_gate_with_nothing_to_serve_fails() -> None:
@@ -317,7 +325,9 @@ def test_new_generation_resets_observed_generation_and_keeps_last_metrics() -> N
     changed = parent(done, generation=5, job_name="gspc-g5-y", job=None)
     assert changed.observed_generation == 5
     assert changed.phase == "Pending"
-    assert cond(changed, "Ready") == ("False", "JobPending")
+    # Ready means a version is there to use: the retraining does not take it away
+    assert cond(changed, "Ready") == ("True", "Retraining")
+    assert cond(changed, "Trained")[1] == "JobPending"
     assert changed.metrics == done.metrics and changed.mlflow == done.mlflow
 
 
@@ -405,3 +415,39 @@ def test_condition_schema_has_the_metav1_rules() -> None:
     text = "\n".join(rendered_files().values())
     assert "format: date-time" in text
     assert "pattern: ^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$" in text
+
+
+def test_a_failed_retrain_keeps_ready_while_the_old_version_serves() -> None:
+    from stockops.operator.observations import InferenceServiceObservation
+
+    isvc = InferenceServiceObservation("aapl", True, "http://aapl.ml", "3")
+    served = child(job=job(JobState.SUCCEEDED), result=OK, isvc=isvc)
+    assert served.phase == "Ready" and cond(served, "Ready") == ("True", "Ready")
+
+    retrain = "aapl-g1-p3-retrain"
+    running = child(served, job_name=retrain, job=replace(job(JobState.RUNNING), name=retrain), isvc=isvc)
+    assert running.phase == "Training"
+    assert cond(running, "Ready") == ("True", "Retraining")  # version 3 still answers
+    assert "version 3 still serves" in running.condition("Ready").message  # type: ignore[union-attr]
+
+    crashed = TrainerResult(ok=False, reason="Error", message="MLflow unreachable")
+    failed = child(
+        running, job_name=retrain, job=replace(job(JobState.FAILED), name=retrain), result=crashed, isvc=isvc
+    )
+    assert failed.phase == "Ready" and cond(failed, "Ready")[0] == "True"
+    assert cond(failed, "Trained") == ("False", "LatestTrainingFailed")
+    trained = failed.condition("Trained")
+    assert (
+        trained is not None
+        and "MLflow unreachable" in trained.message
+        and "version 3 still serves" in trained.message
+    )
+    assert failed.mlflow is not None and failed.mlflow.serving_version == "3"
+    from stockops.operator.transitions import transition_events
+
+    warnings = [e for e in transition_events(running, failed) if e.reason == "LatestTrainingFailed"]
+    assert warnings and warnings[0].type == "Warning"
+
+    # the first training failing with nothing served is still a failure of the resource
+    first = child(job=job(JobState.FAILED), result=crashed)
+    assert first.phase == "Failed" and cond(first, "Ready") == ("False", "BackoffLimitExceeded")

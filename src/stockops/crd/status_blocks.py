@@ -78,6 +78,15 @@ class TrainingStatus(CrdModel):
         default=None,
         description="checkedAt of the monitoring check that started this training (reason Drift/Degraded).",
     )
+    identity: str | None = Field(
+        default=None,
+        max_length=32,
+        description=(
+            "Hash of the spec fields that change the trained model (ticker, parent, data, features, "
+            "model, training, transfer, evaluation, trainer image): a change of serving, promotion, "
+            "monitoring, resources or suspend keeps it, so it does not retrain."
+        ),
+    )
 
 
 class HorizonMetrics(CrdModel):

@@ -146,6 +146,27 @@ def _image(image: ImageSpec | None, role: str, settings: OperatorSettings) -> tu
     return name, policy
 
 
+# What decides the trained model; everything else in a spec (serving, promotion, monitoring, retrain,
+# resources, scheduling, suspend, the predictor image) can change without a new training.
+MODEL_FIELDS = ("ticker", "parentRef", "data", "features", "model", "training", "transfer", "evaluation")
+JOB_ONLY_TRAINING_FIELDS = ("backoffLimit", "activeDeadlineSeconds")
+
+
+def training_identity(spec: ParentModelSpec | TickerModelSpec) -> str:
+    """A short hash of the spec fields that change the trained model (pure; the training Job's key)."""
+    wire = spec.to_wire()
+    identity: dict[str, Any] = {k: wire[k] for k in MODEL_FIELDS if k in wire}
+    training = {
+        k: v for k, v in (identity.pop("training", None) or {}).items() if k not in JOB_ONLY_TRAINING_FIELDS
+    }
+    if training:
+        identity["training"] = training
+    trainer_image = (wire.get("image") or {}).get("trainer")
+    if trainer_image:  # other trainer code trains another model
+        identity["trainerImage"] = trainer_image
+    return short_hash(json.dumps(identity, sort_keys=True, separators=(",", ":")), length=10)
+
+
 def trainer_config(spec: ParentModelSpec | TickerModelSpec, parent: ParentVersion | None) -> str:
     """STOCKOPS_TRAINER_CONFIG: the spec as JSON (camelCase, unset fields left out), plus parentVersion."""
     config = spec.to_wire()

@@ -1,9 +1,9 @@
 """Deterministic names and labels for the objects the operator creates.
 
-A Job's name is a pure function of its owner (name, uid), the generation and the trigger (parent
-version, retrain token). That makes "look before you create" exact: after a restart the operator
-computes the same name and finds the Job instead of creating a duplicate. The uid in the hash keeps a
-deleted-and-recreated resource from adopting its predecessor's Jobs.
+A Job's name is a pure function of its owner (name, uid), the model-changing part of its spec and
+the trigger (parent version, retrain token). That makes "look before you create" exact: after a
+restart the operator computes the same name and finds the Job instead of creating a duplicate. The
+uid in the hash keeps a deleted-and-recreated resource from adopting its predecessor's Jobs.
 """
 
 from __future__ import annotations
@@ -52,13 +52,15 @@ def _label_safe(text: str, limit: int) -> str:
     return cleaned[:limit].rstrip("-")
 
 
-def job_name(owner_name: str, owner_uid: str, generation: int, trigger: str = "") -> str:
-    """`<name>-g<generation>[-<trigger>]-<hash>`, at most 63 characters, stable for the same inputs.
+def job_name(owner_name: str, owner_uid: str, identity: str, trigger: str = "") -> str:
+    """`<name>-t<identity>[-<trigger>]-<hash>`, at most 63 characters, stable for the same inputs.
 
-    `trigger` is what else starts a training: a parent version (`p3`) or a retrain token.
+    `identity` is the hash of the spec fields that change the trained model (`builders.training_identity`),
+    not the generation, so editing serving or promotion finds the same Job; `trigger` is what else starts
+    a training: a parent version (`p3`), a retrain token, a schedule firing, a monitoring verdict.
     """
-    suffix = short_hash(owner_uid, generation, trigger)
-    readable = f"{owner_name}-g{generation}" + (f"-{trigger}" if trigger else "")
+    suffix = short_hash(owner_uid, identity, trigger)
+    readable = f"{owner_name}-t{str(identity)[:6]}" + (f"-{trigger}" if trigger else "")
     prefix = _label_safe(readable, MAX_NAME - len(suffix) - 1) or "train"
     return f"{prefix}-{suffix}"
 

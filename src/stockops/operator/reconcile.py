@@ -23,6 +23,7 @@ from stockops.operator.builders import (
     build_inference_service,
     build_monitor_job,
     build_training_job,
+    training_identity,
 )
 from stockops.operator.cluster import Cluster
 from stockops.operator.conditions import parse_rfc3339, rfc3339
@@ -129,6 +130,7 @@ class DesiredTraining:
     scheduled_at: str | None = None
     reason: str | None = None  # RetrainReason of the training job_name names
     check_time: str | None = None  # the monitoring verdict behind reason Drift/Degraded
+    identity: str | None = None  # `builders.training_identity` of the spec
 
 
 @dataclass
@@ -144,10 +146,21 @@ class ReconcileResult:
     check_verdicts: tuple[tuple[str, str], ...] = ()
 
 
+def same_model(resource: Resource) -> bool:
+    """Whether the previous training was for the model the spec asks for now (same identity; for a
+    status written before identities, the same generation)."""
+    training = resource.status.training
+    if training is None:
+        return False
+    if training.identity is not None:
+        return training.identity == training_identity(resource.spec)
+    return resource.status.observed_generation == resource.generation
+
+
 def _scheduled_at(resource: Resource, now: dt.datetime) -> str | None:
     """The schedule firing the current training answers (stable once chosen, see schedule.py)."""
     previous = resource.status.training
-    same_generation = resource.status.observed_generation == resource.generation
+    same_generation = same_model(resource)
     current = previous.scheduled_at if same_generation and previous else None
     schedule = resource.spec.retrain.schedule if resource.spec.retrain else None
     if not schedule or not same_generation or previous is None:
@@ -169,7 +182,7 @@ def _monitor_trigger(resource: Resource, now: dt.datetime) -> tuple[str, str] | 
     status, spec = resource.status, resource.spec
     if not isinstance(spec, TickerModelSpec) or not isinstance(status, TickerModelStatus):
         return None
-    if status.observed_generation != resource.generation:
+    if not same_model(resource):
         return None
     fresh = monitor_retrain(spec, status, now)
     training = status.training
@@ -190,7 +203,7 @@ def _reason(
     training = previous.training
     if training is None or not training.job_name:
         return "Created"
-    if previous.observed_generation != resource.generation:
+    if not same_model(resource):
         return "SpecChanged"
     if monitor is not None and monitor[1] != training.check_time:
         return monitor[0]
@@ -213,7 +226,8 @@ def desired_training(
 ) -> DesiredTraining:
     """Which Job the resource needs now (pure). Names are deterministic, so restarts find them."""
     previous = resource.status
-    same_generation = previous.observed_generation == resource.generation
+    same_generation = same_model(resource)
+    identity = training_identity(resource.spec)
     retrain = resource.annotations.get(ANNOTATION_RETRAIN) or (
         getattr(previous.training, "retrain_request", None) if same_generation else None
     )
@@ -230,7 +244,9 @@ def desired_training(
         else:
             parent_version = pinned
         if parent_version is None:
-            return DesiredTraining(None, retrain_request=retrain, scheduled_at=scheduled_at)
+            return DesiredTraining(
+                None, retrain_request=retrain, scheduled_at=scheduled_at, identity=identity
+            )
         parts.append(f"p{parent_version}")
     if retrain:
         parts.append(f"r{retrain}")
@@ -239,7 +255,7 @@ def desired_training(
     if monitor is not None:
         parts.append(("d" if monitor[0] == "Drift" else "l") + _stamp(monitor[1]))
     trigger = "-".join(parts)
-    name = job_name(resource.name, resource.uid, resource.generation, trigger)
+    name = job_name(resource.name, resource.uid, identity, trigger)
     reason = _reason(resource, parent_version, retrain, scheduled_at, monitor)
     return DesiredTraining(
         name,
@@ -249,6 +265,7 @@ def desired_training(
         scheduled_at,
         reason=reason,
         check_time=monitor[1] if monitor else None,
+        identity=identity,
     )
 
 
@@ -270,7 +287,8 @@ def reconcile(
     suspended = bool(spec.suspend)
 
     training_jobs = [j for j in observed.jobs if j.component == COMPONENT_TRAINING]
-    # Retire unfinished Jobs of earlier generations / triggers: their result would be stale.
+    # Retire unfinished Jobs of an earlier model or trigger: their result would be stale. A spec edit
+    # that changes no model field (serving, promotion, suspend, ...) keeps the same Job.
     for other in training_jobs:
         if other.name != desired.job_name and not other.finished:
             cluster.delete_job(ns, other.name)
@@ -332,6 +350,7 @@ def reconcile(
         retrain_request=desired.retrain_request,
         reason=desired.reason,
         check_time=desired.check_time,
+        identity=desired.identity,
     )
     status = compute_status(inputs)
     verdicts: tuple[tuple[str, str], ...] = ()

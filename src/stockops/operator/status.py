@@ -73,8 +73,10 @@ FAILURE_REASONS = frozenset(
         "ParentFailed",
         "ParentNotFound",
         "NotPromoted",
+        "LatestTrainingFailed",
     }
 )
+LATEST_TRAINING_FAILED = "LatestTrainingFailed"
 
 
 class Outcome(StrEnum):
@@ -113,6 +115,7 @@ class StatusInputs:
     retrain_request: str | None = None
     reason: str | None = None  # why the current training started (RetrainReason)
     check_time: str | None = None  # the monitoring check behind reason Drift/Degraded
+    identity: str | None = None  # hash of the model-changing spec fields (the Job's key)
 
     @property
     def is_ticker(self) -> bool:
@@ -216,6 +219,7 @@ def _training_block(inputs: StatusInputs, training: _Training) -> TrainingStatus
         retrain_request=inputs.retrain_request,
         reason=inputs.reason,
         check_time=inputs.check_time,
+        identity=inputs.identity,
     )
 
 
@@ -230,9 +234,12 @@ def _mlflow_block(inputs: StatusInputs, training: _Training) -> MlflowStatus | N
             serving = result.model_version
         else:  # the trainer names the version still in production; else keep what we served
             serving = result.production_version or (previous.serving_version if previous else None)
-    else:
-        # Children transfer from the parent's latest trained version; the gate is about serving.
+    elif promoted:
         serving = result.model_version
+    else:
+        # Children transfer from the parent's production version: one that failed its gate (worse than
+        # the random walk, or synthetic) never seeds them.
+        serving = result.production_version or (previous.serving_version if previous else None)
     uri = None
     if inputs.mlflow_ui and result.model_name and result.model_version:
         uri = f"{inputs.mlflow_ui}/#/models/{result.model_name}/versions/{result.model_version}"
@@ -318,7 +325,21 @@ def _trained_condition(
         )
     if outcome is Outcome.AWAITING_RESULT:
         return c.make(TRAINED, "Unknown", training.reason, training.message)
+    serving = _previous_serving(inputs)
+    if outcome is Outcome.FAILED and serving is not None:
+        # An earlier version still serves (Ready stays True): the failure gets its own reason, as
+        # KubeRay's RayService reports a failed upgrade while the old cluster serves.
+        message = (
+            f"latest training failed ({training.reason}): {training.message}; version {serving} still serves"
+        )
+        return c.make(TRAINED, "False", LATEST_TRAINING_FAILED, message)
     return c.make(TRAINED, "False", training.reason, training.message)
+
+
+def _previous_serving(inputs: StatusInputs) -> str | None:
+    """The version served before this pass (None: nothing has been promoted yet)."""
+    mlflow = inputs.previous.mlflow
+    return mlflow.serving_version if mlflow else None
 
 
 def _promoted_condition(inputs: StatusInputs, training: _Training, c: _Conditions) -> Condition:
@@ -371,36 +392,79 @@ def _phase(
     promoted: Condition | None,
     serving: Condition | None,
     inference: InferenceStatus | None,
-) -> tuple[str, Reason]:
-    """The phase and the (reason, message) of the Ready condition."""
+) -> tuple[str, bool, Reason]:
+    """The phase, whether Ready holds, and the (reason, message) of the Ready condition.
+
+    Ready means "a promoted version is being served" (a parent: one is there to transfer from). It
+    holds while a retraining runs and after one fails; the phase and the Trained condition say so.
+    """
     outcome = training.outcome
     suspended = bool(inputs.spec.suspend)
     serving_version = mlflow.serving_version if mlflow else None
     model = (mlflow.model_name if mlflow else None) or "model"
-    if trained.status == "False" and outcome in (Outcome.FAILED, Outcome.RECORDED):
-        return "Failed", (trained.reason, trained.message)
-    if outcome is Outcome.WAITING:
+    latest_failed = trained.status == "False" and trained.reason == LATEST_TRAINING_FAILED
+    served = _served(inputs, serving_version, serving, inference)
+    if trained.status == "False" and outcome in (Outcome.FAILED, Outcome.RECORDED) and not latest_failed:
+        return "Failed", False, (trained.reason, trained.message)
+    if outcome is Outcome.WAITING and served is None:
         problem = parent_problem or ("WaitingForParent", "waiting for the parent")
         if suspended:
-            return "Suspended", ("Suspended", "spec.suspend is true; no training starts")
-        return ("Failed" if problem[0] == "ParentFailed" else "WaitingForParent"), problem
-    if trained.status != "True":
+            return "Suspended", False, ("Suspended", "spec.suspend is true; no training starts")
+        return ("Failed" if problem[0] == "ParentFailed" else "WaitingForParent"), False, problem
+    if trained.status != "True" and not latest_failed and outcome is not Outcome.WAITING:
+        still = f"; {served}" if served else ""
         if suspended:
-            return "Suspended", ("Suspended", "spec.suspend is true; the training Job is suspended")
-        if outcome in (Outcome.RUNNING, Outcome.AWAITING_RESULT):
-            return "Training", (trained.reason, trained.message)
-        return "Pending", (trained.reason, trained.message)
+            detail = "spec.suspend is true; the training Job is suspended"
+            return "Suspended", served is not None, ("Suspended", detail + still)
+        phase = "Training" if outcome in (Outcome.RUNNING, Outcome.AWAITING_RESULT) else "Pending"
+        reason = "Retraining" if served else trained.reason
+        return phase, served is not None, (reason, trained.message + still)
     if not inputs.is_ticker:
-        return "Ready", ("Ready", f"{model} version {serving_version} is ready to transfer")
+        message = f"{model} version {serving_version} is ready to transfer"
+        if serving_version is None:
+            why = promoted.message if promoted else "not promoted"
+            return "Failed", False, ("NotPromoted", f"{why}; no version is there to transfer from")
+        return "Ready", True, ("Ready", message + _latest_failed_note(trained, latest_failed))
     if serving_version is None:
         why = promoted.message if promoted else "not promoted"
-        return "Failed", ("NotPromoted", f"{why}; no earlier version is promoted, so nothing is served")
+        return (
+            "Failed",
+            False,
+            ("NotPromoted", f"{why}; no earlier version is promoted, so nothing is served"),
+        )
     if not _serving_enabled(inputs.spec):
-        return "Ready", ("Ready", f"version {serving_version} is promoted; serving is disabled")
+        message = f"version {serving_version} is promoted; serving is disabled"
+        return "Ready", True, ("Ready", message + _latest_failed_note(trained, latest_failed))
     if serving is not None and serving.status == "True":
         url = inference.url if inference else None
-        return "Ready", ("Ready", f"serving {model} version {serving_version} at {url}")
-    return "Deploying", (serving.reason, serving.message) if serving else ("Deploying", "")
+        message = f"serving {model} version {serving_version} at {url}"
+        return "Ready", True, ("Ready", message + _latest_failed_note(trained, latest_failed))
+    if served:  # rolling to a new version while the old one answers
+        return "Deploying", True, ("Ready", f"{served}; {serving.message if serving else 'deploying'}")
+    return "Deploying", False, (serving.reason, serving.message) if serving else ("Deploying", "")
+
+
+def _served(
+    inputs: StatusInputs,
+    serving_version: str | None,
+    serving: Condition | None,
+    inference: InferenceStatus | None,
+) -> str | None:
+    """A sentence naming the version that answers now (None: nothing does)."""
+    previous = _previous_serving(inputs)
+    if not inputs.is_ticker:
+        version = serving_version or previous
+        return f"version {version} is ready to transfer" if version else None
+    if not _serving_enabled(inputs.spec):
+        version = serving_version or previous
+        return f"version {version} is promoted (serving disabled)" if version else None
+    if inference is not None and inference.ready and inference.model_version:
+        return f"version {inference.model_version} still serves at {inference.url}"
+    return None
+
+
+def _latest_failed_note(trained: Condition, latest_failed: bool) -> str:
+    return f" ({trained.message})" if latest_failed else ""
 
 
 def _parent_link(inputs: StatusInputs) -> ParentLink:
@@ -449,8 +513,10 @@ def compute_status(inputs: StatusInputs) -> ModelStatus:
         serving, inference = _serving(inputs, mlflow.serving_version if mlflow else None, c)
         conditions += [promoted, serving]
 
-    phase, ready = _phase(inputs, training, trained, parent_problem, mlflow, promoted, serving, inference)
-    conditions.append(c.make(READY, "True" if phase == "Ready" else "False", *ready))
+    phase, is_ready, ready = _phase(
+        inputs, training, trained, parent_problem, mlflow, promoted, serving, inference
+    )
+    conditions.append(c.make(READY, "True" if is_ready else "False", *ready))
     common = {
         "observed_generation": inputs.generation,
         "phase": phase,
