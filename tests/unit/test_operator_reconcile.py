@@ -508,3 +508,28 @@ def test_controller_exports_model_gauges_retrains_and_check_verdicts() -> None:
     assert sample("stockops_operator_retrains_total", kind="TickerModel", reason="Drift") == 1
     controller.cleanup("TickerModel", "ml", "aapl", "u1")
     assert sample("stockops_model_test_skill", **ids) is None
+
+
+def test_a_failed_attempt_is_visible_while_the_job_retries() -> None:
+    cluster = InMemoryCluster()
+    failure = json.dumps(
+        {"ok": False, "reason": "MlflowUnavailable", "message": "http://mlflow:5000 unreachable"}
+    )
+    cluster.termination_message = lambda namespace, job_name: (  # type: ignore[method-assign]
+        cluster.calls.append(f"pods {job_name}") or failure
+    )
+    b = body(kind="ParentModel")
+    run(b, Observed(), cluster)
+    (name,) = cluster.jobs
+    retrying = Observed(jobs=observed_jobs(cluster, **{name: {"active": 1, "failed": 1}}))
+    first = run(b, retrying, cluster)
+    trained = first.status.condition("Trained")
+    assert trained is not None and trained.reason == "Retrying"
+    assert "attempt 1 failed (MlflowUnavailable: http://mlflow:5000 unreachable)" in trained.message
+    warnings = [e for e in first.events if e.reason == "AttemptFailed"]
+    assert len(warnings) == 1 and warnings[0].type == "Warning" and "MlflowUnavailable" in warnings[0].message
+    again = run(b, retrying, cluster)  # the same failed attempt: no second read, no second Warning
+    assert cluster.calls.count(f"pods {name}") == 1 and not [
+        e for e in again.events if e.reason == "AttemptFailed"
+    ]
+    assert again.status.training is not None and again.status.training.failed_attempts == 1

@@ -78,6 +78,14 @@ class TrainingStatus(CrdModel):
         default=None,
         description="checkedAt of the monitoring check that started this training (reason Drift/Degraded).",
     )
+    failed_attempts: int | None = Field(
+        default=None, ge=0, description="Pods of this Job that failed so far."
+    )
+    last_failure: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Reason and message of the latest failed attempt (kept while the Job retries).",
+    )
     identity: str | None = Field(
         default=None,
         max_length=32,

@@ -114,44 +114,22 @@ def classify_failure(exc: BaseException) -> tuple[str, int]:
     """(reason, exit code): the reasons the operator shows in status.monitoring.failure."""
     from stockops.monitoring.live_check import ForecastLogUnavailableError
     from stockops.monitoring.reference import ReferenceMissingError
+    from stockops.outages import classify_outage, exception_chain
     from stockops.registry.loading import ModelNotFoundError
 
-    chain = _chain(exc)
+    chain = exception_chain(exc)
     if any(isinstance(e, ModelNotFoundError) for e in chain):
         return "NoProductionVersion", EXIT_BAD_INPUT
     if any(isinstance(e, ReferenceMissingError) for e in chain):
         return "NoReference", EXIT_BAD_INPUT
     if any(isinstance(e, ForecastLogUnavailableError) for e in chain):
         return "ForecastLogUnavailable", EXIT_ERROR
-    if any(type(e).__module__.startswith("redis") for e in chain):  # the feature store's online store
-        return "RedisUnavailable", EXIT_ERROR
-    if _mlflow_unreachable(chain):
-        return "MlflowUnavailable", EXIT_ERROR
+    outage = classify_outage(exc)  # the feature store's Redis, MLflow
+    if outage:
+        return outage, EXIT_ERROR
     if isinstance(exc, ValueError | json.JSONDecodeError):
         return "InvalidConfig", EXIT_BAD_INPUT
     return "Error", EXIT_ERROR
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _mlflow_unreachable(chain: list[BaseException]) -> bool:
-    """A connection failure in a chain raised through MLflow's client (or the HTTP stack under it)."""
-    keys = ("ConnectionError", "Max retries exceeded", "Connection refused")
-    texts = [f"{type(e).__name__}: {e}" for e in chain]
-    connection = any(k in text for text in texts for k in keys)
-    http = ("mlflow", "requests", "urllib3")
-    through_mlflow = any(
-        type(e).__module__.startswith(http) or "mlflow" in text.lower()
-        for e, text in zip(chain, texts, strict=True)
-    )
-    return connection and through_mlflow
 
 
 def run_check(config: dict[str, Any]) -> dict[str, Any]:
@@ -214,10 +192,12 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ)
     # An unreachable MLflow fails the attempt in seconds (the Job retries), not after minutes of backoff.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    from stockops.outages import check_tracking_server, fail_fast_mlflow_client
+
+    fail_fast_mlflow_client()
     quiet_third_party(verbose=False)
     try:
+        check_tracking_server(load_settings().mlflow_tracking_uri)
         payload = run_check(_config(env))
     except Exception as exc:
         reason, code = classify_failure(exc)

@@ -321,13 +321,17 @@ def reconcile(
 
     result: TrainerResult | None = None
     progress: TrainingProgress | None = None
+    last_failure: str | None = None
     if job is not None and not recorded:
         if job.finished:
             progress_source.forget(job.name)
             text = job.termination_message or cluster.termination_message(ns, job.name)
             result = parse_termination_message(text)
-        elif job.state is JobState.RUNNING:
-            progress = progress_source.progress(job.name)
+        else:
+            if job.state is JobState.RUNNING:
+                progress = progress_source.progress(job.name)
+            if job.failed:
+                last_failure = _last_failure(resource, job, cluster, events)
 
     isvc_name = inference_service_name(resource.name, resource.uid) if is_ticker else None
     inputs = StatusInputs(
@@ -351,6 +355,7 @@ def reconcile(
         reason=desired.reason,
         check_time=desired.check_time,
         identity=desired.identity,
+        last_failure=last_failure,
     )
     status = compute_status(inputs)
     verdicts: tuple[tuple[str, str], ...] = ()
@@ -519,3 +524,24 @@ def _converge_monitoring(
         monitoring, status.conditions, now=now, generation=resource.generation
     )
     return status.model_copy(update={"monitoring": monitoring, "conditions": conditions}), verdicts
+
+
+def _last_failure(
+    resource: Resource, job: JobObservation, cluster: Cluster, events: list[Event]
+) -> str | None:
+    """ "Reason: message" of a retrying Job's latest failed attempt; read (and announced with a Warning)
+    once per failed attempt, then kept in status.training."""
+    training = resource.status.training
+    if training and training.job_name == job.name and training.failed_attempts == job.failed:
+        return training.last_failure
+    text = cluster.termination_message(resource.namespace, job.name)
+    failed = parse_termination_message(text)
+    if failed is None or failed.ok:
+        summary = "no message from the trainer; see the pod logs"
+    else:
+        summary = f"{failed.failure_reason}: {(failed.message or '').strip()}"
+    summary = summary[:900]
+    events.append(
+        Event("Warning", "AttemptFailed", f"Job {job.name} attempt {job.failed} failed ({summary}); retrying")
+    )
+    return summary

@@ -74,6 +74,8 @@ FAILURE_REASONS = frozenset(
         "ParentNotFound",
         "NotPromoted",
         "LatestTrainingFailed",
+        "MlflowUnavailable",
+        "RedisUnavailable",
     }
 )
 LATEST_TRAINING_FAILED = "LatestTrainingFailed"
@@ -116,6 +118,7 @@ class StatusInputs:
     reason: str | None = None  # why the current training started (RetrainReason)
     check_time: str | None = None  # the monitoring check behind reason Drift/Degraded
     identity: str | None = None  # hash of the model-changing spec fields (the Job's key)
+    last_failure: str | None = None  # "Reason: message" of the latest failed attempt of a retrying Job
 
     @property
     def is_ticker(self) -> bool:
@@ -183,10 +186,16 @@ def _training_outcome(inputs: StatusInputs) -> _Training:
         return _Training(Outcome.FAILED, reason, message)
     if job.state is JobState.SUSPENDED:
         return _Training(Outcome.SUSPENDED, "Suspended", f"Job {name} is suspended")
+    earlier = ""
+    if job.failed and inputs.last_failure:
+        earlier = f"; attempt {job.failed} failed ({inputs.last_failure})"
     if job.state is JobState.RUNNING:
         progress = inputs.progress
         detail = f"epoch {progress.epoch}/{progress.epochs} ({progress.percent}%)" if progress else "started"
-        return _Training(Outcome.RUNNING, "Training", f"Job {name} attempt {max(job.attempts, 1)}: {detail}")
+        attempt = f"Job {name} attempt {max(job.attempts, 1)}: {detail}{earlier}"
+        return _Training(Outcome.RUNNING, "Retrying" if earlier else "Training", attempt)
+    if earlier:
+        return _Training(Outcome.PENDING, "Retrying", f"Job {name} waiting for its next pod{earlier}")
     return _Training(Outcome.PENDING, "JobPending", f"Job {name} created; waiting for its pod to start")
 
 
@@ -220,6 +229,8 @@ def _training_block(inputs: StatusInputs, training: _Training) -> TrainingStatus
         reason=inputs.reason,
         check_time=inputs.check_time,
         identity=inputs.identity,
+        failed_attempts=job.failed if job else None,
+        last_failure=inputs.last_failure,
     )
 
 

@@ -17,7 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-FAILURE_REASONS = ("NoData", "BadData", "ParentIncompatible", "ParentMissing", "InvalidConfig", "Error")
+FAILURE_REASONS = (
+    "NoData",
+    "BadData",
+    "ParentIncompatible",
+    "ParentMissing",
+    "InvalidConfig",
+    "MlflowUnavailable",
+    "RedisUnavailable",
+    "Error",
+)
 
 
 class TrainerResult(BaseModel):

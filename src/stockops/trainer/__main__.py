@@ -76,6 +76,11 @@ def classify_failure(exc: BaseException) -> tuple[str, int]:
         return "ParentIncompatible", EXIT_BAD_INPUT
     if isinstance(exc, ModelNotFoundError):
         return "ParentMissing", EXIT_BAD_INPUT
+    from stockops.outages import classify_outage
+
+    outage = classify_outage(exc)  # checked before ValueError: MLflow wraps connection errors
+    if outage:
+        return outage, EXIT_ERROR  # retryable: the Job's next attempt may find it back
     if isinstance(exc, ValueError | json.JSONDecodeError):
         return "InvalidConfig", EXIT_BAD_INPUT
     return "Error", EXIT_ERROR
@@ -95,12 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ)
     args = parse_args(argv)
+    from stockops.outages import check_tracking_server, fail_fast_mlflow_client
+
+    fail_fast_mlflow_client()  # an unreachable MLflow fails this attempt in seconds, named
     try:
         from stockops.pipeline import train_and_register
         from stockops.trainer.spec import request_from_spec
 
         settings = load_settings()
         quiet_third_party(verbose=settings.verbose)
+        check_tracking_server(settings.mlflow_tracking_uri)
         spec = build_spec(args, env)
         request = request_from_spec(
             args.kind,
