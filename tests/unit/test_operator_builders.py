@@ -330,3 +330,34 @@ def test_the_training_identity_moves_with_model_fields_only() -> None:
     assert identity(data={"start": "2016-01-01"}) != same
     assert identity(transfer={"strategy": "freeze"}) != same
     assert identity(image={"trainer": "example.com/t:2"}) != same
+
+
+def test_credentials_come_from_secrets_never_as_literal_env() -> None:
+    from stockops.operator.builders import build_monitor_job
+
+    settings = OperatorSettings(
+        mlflow_tracking_uri="http://mlflow:5000",
+        data_source="synthetic",
+        credentials_secrets="mlflow-auth,s3",
+    )
+    spec = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
+    owner = Owner("TickerModel", "aapl", "ml", "u1", 1)
+    wanted = [{"secretRef": {"name": "mlflow-auth"}}, {"secretRef": {"name": "s3"}}]
+    job = build_training_job(owner, spec, settings, job_name="j")
+    check = build_monitor_job(owner, spec, settings, job_name="m", token="t")
+    isvc = build_inference_service(
+        owner, spec, settings, name="aapl", model_name="stockops-aapl", model_version="1"
+    )
+    containers = [
+        job["spec"]["template"]["spec"]["containers"][0],
+        check["spec"]["template"]["spec"]["containers"][0],
+        isvc["spec"]["predictor"]["containers"][0],
+    ]
+    assert all(c["envFrom"] == wanted for c in containers)
+    for bad in ({"MLFLOW_TRACKING_PASSWORD": "x"}, {"STOCKOPS_REDIS_URL": "redis://:hunter2@redis:6379/0"}):
+        with pytest.raises(ValueError, match="looks like a credential"):
+            OperatorSettings(mlflow_tracking_uri="http://m", extra_env=bad)
+    fine = OperatorSettings(
+        mlflow_tracking_uri="http://m", extra_env={"STOCKOPS_REDIS_URL": "redis://redis:6379/0"}
+    )
+    assert fine.extra_env["STOCKOPS_REDIS_URL"].startswith("redis://")

@@ -99,6 +99,14 @@ def _extra_env(settings: OperatorSettings, env: list[dict[str, str]]) -> list[di
     return [_env(k, v) for k, v in sorted(settings.extra_env.items()) if k not in taken]
 
 
+def env_from(settings: OperatorSettings) -> dict[str, Any]:
+    """``envFrom`` of every workload container: the credentials Secrets (keys become env; the operator
+    names them and never reads them). Empty when none are configured."""
+    if not settings.credentials_secrets:
+        return {}
+    return {"envFrom": [{"secretRef": {"name": name}} for name in settings.credentials_secrets]}
+
+
 def _resources(resources: ResourcesSpec | None, cpu: str, memory: str) -> dict[str, Any]:
     cpu = (resources.cpu if resources else None) or cpu
     memory = (resources.memory if resources else None) or memory
@@ -235,6 +243,7 @@ def build_training_job(
         "imagePullPolicy": pull_policy,
         "args": trainer_args(spec, parent, settings),
         "env": env,
+        **env_from(settings),
         "resources": _resources(spec.resources, settings.default_cpu, settings.default_memory),
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -316,6 +325,7 @@ def build_monitor_job(
         "imagePullPolicy": pull_policy,
         "command": list(MONITOR_COMMAND),
         "env": env,
+        **env_from(settings),
         "resources": {
             "requests": {"cpu": MONITOR_CPU, "memory": MONITOR_MEMORY},
             "limits": {"memory": MONITOR_MEMORY},
@@ -418,6 +428,7 @@ def build_inference_service(
                 "image": image,
                 "imagePullPolicy": pull_policy,
                 "env": env,
+                **env_from(settings),
                 "ports": [{"containerPort": PREDICTOR_PORT, "protocol": "TCP"}],
                 # An explicit CPU limit: KServe defaults a missing one to 1 CPU, and a request above
                 # the limit is invalid, so a request of 2 CPUs would be refused.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
@@ -18,6 +19,10 @@ IMAGE_REGISTRY = "docker.io"
 def default_image(component: str) -> str:
     """``docker.io/stockops/<component>:<version of this package>``."""
     return f"{IMAGE_REGISTRY}/stockops/{component}:{__version__}"
+
+
+CREDENTIAL_WORDS = ("PASSWORD", "SECRET", "TOKEN", "API_KEY", "ACCESS_KEY", "PRIVATE_KEY")
+_URL_PASSWORD = re.compile(r"://[^/@\s:]*:[^/@\s]+@")  # scheme://user:password@host
 
 
 class OperatorSettings(BaseSettings):
@@ -57,6 +62,14 @@ class OperatorSettings(BaseSettings):
         description=(
             "Names of image pull Secrets (in each resource's namespace) for training and predictor pods "
             "(a JSON list in the environment, or comma-separated)."
+        ),
+    )
+    credentials_secrets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Secrets (in each resource's namespace) whose keys become env of training, check and "
+            "predictor containers through envFrom: MLFLOW_TRACKING_USERNAME/PASSWORD, AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, STOCKOPS_REDIS_URL with a password, ... The operator never reads them."
         ),
     )
     job_backoff_limit: int = Field(default=2, ge=0, le=10, description="Default Job backoffLimit.")
@@ -113,7 +126,20 @@ class OperatorSettings(BaseSettings):
             return parsed
         return value
 
-    @field_validator("image_pull_secrets", mode="before")
+    @field_validator("extra_env")
+    @classmethod
+    def _no_literal_credentials(cls, value: dict[str, str]) -> dict[str, str]:
+        """Credentials never travel as literal env in a Job spec anyone with `get jobs` can read."""
+        for name, text in value.items():
+            secret_name = any(word in name.upper() for word in CREDENTIAL_WORDS)
+            if secret_name or _URL_PASSWORD.search(str(text)):
+                raise ValueError(
+                    f"extra_env {name} looks like a credential: put it in a Secret and name the Secret in "
+                    "STOCKOPS_OPERATOR_CREDENTIALS_SECRETS (envFrom), never as literal env"
+                )
+        return value
+
+    @field_validator("image_pull_secrets", "credentials_secrets", mode="before")
     @classmethod
     def _parse_name_list(cls, value: object) -> object:
         """A JSON list or a comma-separated string (how a list arrives from an environment variable)."""
