@@ -124,20 +124,13 @@ def run_backtest(
     on_fold: FoldCallback | None = None,
 ) -> BacktestOutcome:
     """``stockops backtest``: a walk-forward of ``request`` in its own MLflow run (nothing registered)."""
-    from stockops.registry.loading import load_bundle
+    from stockops.pipeline import resolve_parent
     from stockops.registry.publish import training_run
     from stockops.registry.tracking import TrackingTarget, connect
 
     data = training_data(request.ticker, request.source, settings, start=request.start, end=request.end)
     client = connect(TrackingTarget.from_settings(settings))
-    parent = None
-    parent_label = None
-    if request.kind == "child":
-        if not request.parent_ticker:
-            raise ValueError(f"a child backtest of {request.ticker} needs a parent ticker")
-        parent_name = naming.registered_model_name(request.parent_ticker)
-        parent, parent_version = load_bundle(parent_name, request.parent_version, client=client)
-        parent_label = f"{parent_name}/{parent_version}"
+    parent, parent_label = resolve_parent(request, client)
     model_cfg = request.model or (parent.model_config if parent is not None else ModelConfig())
     check_history(data.features, model_cfg, request, config)
     synthetic, note = inherited_provenance(

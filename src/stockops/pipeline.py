@@ -167,6 +167,21 @@ def _compact_per_horizon(
     return kept
 
 
+def resolve_parent(request: TrainRequest, client: Any) -> tuple[Any, str | None]:
+    """(parent bundle, "name/version") a child request transfers from; (None, None) for a parent.
+
+    The version is the request's, else the parent's production alias (`registry.loading`)."""
+    if request.kind != "child":
+        return None, None
+    from stockops.registry.loading import load_bundle
+
+    if not request.parent_ticker:
+        raise ValueError(f"child model {request.ticker} needs a parent ticker")
+    parent_name = naming.registered_model_name(request.parent_ticker)
+    bundle, version = load_bundle(parent_name, request.parent_version, client=client)
+    return bundle, f"{parent_name}/{version}"
+
+
 def train_and_register(
     request: TrainRequest,
     settings: Settings,
@@ -178,7 +193,6 @@ def train_and_register(
     from stockops.backtest import check_history, walk_forward_in_run
     from stockops.model.experiment import run_experiment
     from stockops.monitoring.reference import reference_rows
-    from stockops.registry.loading import load_bundle
     from stockops.registry.publish import publish, training_run
     from stockops.registry.tracking import TrackingTarget, connect, epoch_logger
 
@@ -187,14 +201,7 @@ def train_and_register(
     features = data.features
     client = connect(TrackingTarget.from_settings(settings))
 
-    parent_bundle = None
-    parent_label = None
-    if request.kind == "child":
-        if not request.parent_ticker:
-            raise ValueError(f"child model {request.ticker} needs a parent ticker")
-        parent_name = naming.registered_model_name(request.parent_ticker)
-        parent_bundle, parent_version = load_bundle(parent_name, request.parent_version, client=client)
-        parent_label = f"{parent_name}/{parent_version}"
+    parent_bundle, parent_label = resolve_parent(request, client)
     model_cfg = request.model or (parent_bundle.model_config if parent_bundle else ModelConfig())
     synthetic, data_note = inherited_provenance(
         data.synthetic,
