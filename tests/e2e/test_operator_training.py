@@ -422,7 +422,7 @@ def test_ticker_without_data_fails_with_no_data(
 def test_failing_job_is_retried_then_failed(
     e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
 ) -> None:
-    # MLflow unreachable: the trainer fails with a generic error (exit 1), which the Job retries.
+    # MLflow unreachable: the trainer fails fast with MlflowUnavailable (exit 1), which the Job retries.
     no_retries = json.dumps({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
     operator = start_operator(
         e2e_namespace, mlflow=f"http://127.0.0.1:{_free_port()}", STOCKOPS_OPERATOR_EXTRA_ENV=no_retries
@@ -443,9 +443,15 @@ def test_failing_job_is_retried_then_failed(
         "Failed", phase_is(api, "ParentModel", "flaky", "Failed"), timeout=600, operator=operator
     )
     ready = condition(failed, "Ready")
-    assert ready["reason"] == "BackoffLimitExceeded", ready
-    assert "2 attempt(s)" in ready["message"]
+    assert ready["reason"] == "MlflowUnavailable", ready
+    assert "unreachable" in ready["message"] and "2 attempt(s), BackoffLimitExceeded" in ready["message"]
     assert failed["status"]["training"]["attempt"] == 2
+    # the first attempt's failure was visible while the Job retried: one Warning per failed attempt
+    events = e2e_cluster.kubectl_run(
+        "get", "events", "-n", e2e_namespace, "--field-selector", "involvedObject.name=flaky", "-o", "json"
+    ).stdout
+    attempts = [e for e in json.loads(events)["items"] if e["reason"] == "AttemptFailed"]
+    assert attempts and "MlflowUnavailable" in attempts[0]["message"] and attempts[0]["type"] == "Warning"
     (job,) = api.jobs(failed["metadata"]["uid"])
     assert job.status.failed == 2
     assert argocd_health(failed) == ("Degraded", ready["message"])

@@ -133,6 +133,6 @@ def test_short_names_and_category_resolve(e2e_cluster: Any, e2e_namespace: str) 
     wide = (
         e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace, "-o", "wide").stdout.splitlines()[0].split()
     )
-    assert wide[-2:] == ["URL", "VERSION"]
+    assert wide[-3:] == ["URL", "DRIFTED", "VERSION"]
     explained = e2e_cluster.kubectl_run("explain", "tickermodel.spec.transfer.strategy").stdout
     assert "freeze" in explained and "fine-tune" in explained

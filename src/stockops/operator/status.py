@@ -177,7 +177,8 @@ def _training_outcome(inputs: StatusInputs) -> _Training:
         job_reason = job.failure_reason or "JobFailed"
         if result is not None and not result.ok and result.failure_reason != "Error":
             reason = result.failure_reason
-            message = result.message or job.failure_message or ""
+            detail = result.message or job.failure_message or ""
+            message = f"{detail} (Job {name} failed after {job.attempts} attempt(s), {job_reason})"
         else:
             reason = job_reason if job_reason != "PodFailurePolicy" else "Error"
             detail = (result.message if result and result.message else None) or job.failure_message or ""
