@@ -110,10 +110,10 @@ def test_a_column_evidently_raises_on_is_isolated_and_the_others_still_run(
 
     real = drift._evidently_report
 
-    def picky(ref, cur, columns, method, html_path):  # type: ignore[no-untyped-def]
+    def picky(ref, cur, columns, method, html_path, thresholds=None):  # type: ignore[no-untyped-def]
         if "rsi" in columns:
             raise ZeroDivisionError("degenerate bins")
-        return real(ref, cur, columns, method, html_path)
+        return real(ref, cur, columns, method, html_path, thresholds)
 
     monkeypatch.setattr(drift, "_evidently_report", picky)
     summary = check_drift(reference, frame(60, seed=9, shift=1.5), COLUMNS)
