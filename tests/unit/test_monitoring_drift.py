@@ -128,3 +128,15 @@ def test_k_s_stays_the_test_on_a_long_reference_unless_evidently_may_choose() ->
     assert {f.stattest for f in check_drift(long_reference, current, COLUMNS).features} == {"K-S p_value"}
     chosen = check_drift(long_reference, current, COLUMNS, method=None)
     assert {f.stattest for f in chosen.features} == {"Wasserstein distance (normed)"}
+
+
+def test_per_column_thresholds_reach_evidently_and_decide(reference: pd.DataFrame) -> None:
+    shifted = frame(60, seed=9, shift=0.6)  # a moderate shift: p well below 0.05, far above 1e-40
+    nominal = check_drift(reference, shifted, COLUMNS)
+    assert nominal.verdict is DriftVerdict.DRIFTED and all(f.threshold == 0.05 for f in nominal.features)
+    strict = check_drift(
+        reference, shifted, COLUMNS, thresholds={"ret": 1e-40, "rsi": 1e-40}, calibration_windows=19
+    )
+    assert [f.threshold for f in strict.features] == [1e-40, 1e-40]
+    assert strict.verdict is DriftVerdict.NO_DRIFT and not strict.drifted_features
+    assert "thresholds calibrated on 19 reference windows" in strict.message
