@@ -396,6 +396,9 @@ def test_malformed_requests_are_4xx_with_the_field_named_and_the_server_survives
     invalid_before = predictor.metric(
         "stockops_predictor_request_seconds_count", protocol="v1", outcome="invalid"
     )
+    errors_before = predictor.metric(
+        "stockops_predictor_errors_total", protocol="v1", kind="invalid", status="400"
+    )
     failures = []
     for case, path, headers, body, status, text in MALFORMED:
         response = httpx.post(f"{predictor.url}{path}", content=body, headers=headers, timeout=30)
@@ -409,6 +412,10 @@ def test_malformed_requests_are_4xx_with_the_field_named_and_the_server_survives
         "stockops_predictor_request_seconds_count", protocol="v1", outcome="invalid"
     )
     assert invalid_after - invalid_before >= 20
+    errors_after = predictor.metric(
+        "stockops_predictor_errors_total", protocol="v1", kind="invalid", status="400"
+    )
+    assert errors_after - errors_before == invalid_after - invalid_before  # each 400 counted once, as 400
 
 
 # -- cache and metrics ------------------------------------------------------------------------------
@@ -452,8 +459,12 @@ def test_redis_killed_mid_test_still_answers_and_counts_the_error(
 def test_metrics_expose_model_version_and_latency_by_protocol(
     predictor: Predictor, model_version: str
 ) -> None:
+    served_before = predictor.metric("stockops_predictor_last_forecast_timestamp_seconds", ticker=TICKER)
+    assert served_before > 0  # set at load: silence counts from there
+    asked = time.time()
     predict_v1(predictor, {"instances": [{"days": 1}]})
     infer_v2(predictor, [days_tensor([1])])
+    assert predictor.metric("stockops_predictor_last_forecast_timestamp_seconds", ticker=TICKER) >= asked
     info = predictor.metric(
         "stockops_predictor_model_info", model_name=MODEL, model_version=model_version, ticker=TICKER
     )
@@ -487,6 +498,8 @@ def test_unknown_registered_model_stays_up_not_ready_with_one_clear_log_line(
         )
         assert answer.status_code == 503
         assert server.metric("stockops_predictor_model_ready") == 0.0
+        # never loaded: no forecast time (StockOpsNoForecastServed stays silent; model_ready 0 shows it)
+        assert server.metric("stockops_predictor_last_forecast_timestamp_seconds") == 0.0
         log = server.log.read_text()
         lines = [line for line in log.splitlines() if "model stockops-zzzz not ready:" in line]
         assert len(lines) == 1, server.tail()

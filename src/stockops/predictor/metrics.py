@@ -12,6 +12,14 @@ KServe's REST server exposes ``prometheus_client.REGISTRY`` at ``GET /metrics`` 
 - ``stockops_predictor_cache_bypassed_total``: lookups skipped while Redis is known to be down.
 - ``stockops_predictor_model_info{model_name, model_version, ticker, synthetic} 1``: what is served.
 - ``stockops_predictor_model_ready``: 1 once the model loaded, else 0.
+- ``stockops_predictor_errors_total{protocol, kind, status}``: failed predict calls by cause and the HTTP
+  status KServe answers with: ``invalid`` 400 (the request's fault), ``not_ready`` 503 (the model was
+  unloaded mid-call), ``inference`` 500 (data missing at request time), ``internal`` 500 (anything
+  else, a bug). While no model is loaded KServe answers 503 before the call reaches the model, so
+  those are not counted here: ``stockops_predictor_model_ready`` 0 shows that state.
+- ``stockops_predictor_last_forecast_timestamp_seconds{ticker}``: Unix time of the last forecast served
+  (a cached answer counts: a client got one); the model's load time until the first one, so a predictor
+  that nobody calls is seen as silent too (the chart's StockOpsNoForecastServed alert).
 """
 
 from __future__ import annotations
@@ -44,6 +52,19 @@ MODEL_INFO = Gauge(
     ("model_name", "model_version", "ticker", "synthetic"),
 )
 MODEL_READY = Gauge("stockops_predictor_model_ready", "1 when the model is loaded and serving, else 0.")
+ERRORS = Counter(
+    "stockops_predictor_errors_total",
+    "Failed predict calls by protocol, cause and the HTTP status answered.",
+    ("protocol", "kind", "status"),
+)
+LAST_FORECAST = Gauge(
+    "stockops_predictor_last_forecast_timestamp_seconds",
+    "Unix time of the last forecast served (the model's load time until the first one).",
+    ("ticker",),
+)
+
+# Error cause -> the HTTP status KServe answers with (see stockops.predictor.model).
+ERROR_STATUS = {"invalid": "400", "not_ready": "503", "inference": "500", "internal": "500"}
 
 # Pre-create the label sets so they read 0 before the first request instead of being absent.
 for _protocol in ("v1", "v2"):
@@ -53,3 +74,6 @@ for _result in ("hit", "miss"):
     CACHE_LOOKUPS.labels(result=_result)
 for _operation in ("get", "set"):
     CACHE_ERRORS.labels(operation=_operation)
+for _protocol in ("v1", "v2"):
+    for _kind, _status in ERROR_STATUS.items():
+        ERRORS.labels(protocol=_protocol, kind=_kind, status=_status)

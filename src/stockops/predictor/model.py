@@ -62,6 +62,17 @@ def _tensor(inp: Any) -> Tensor:
     return Tensor(name=inp.name, datatype=str(inp.datatype).upper(), shape=tuple(inp.shape or ()), data=data)
 
 
+def _error_kind(exc: BaseException) -> str:
+    """The cause of a failed call, as counted in `metrics.ERRORS` (its status: `metrics.ERROR_STATUS`)."""
+    if isinstance(exc, InvalidInput):
+        return "invalid"
+    if isinstance(exc, ModelNotReady):
+        return "not_ready"
+    if isinstance(exc, InferenceError):
+        return "inference"
+    return "internal"
+
+
 class StockForecastModel(Model):
     """Serves one registered model version of one ticker."""
 
@@ -101,6 +112,8 @@ class StockForecastModel(Model):
                 synthetic=str(bool(bundle.synthetic)).lower(),
             ).set(1)
             metrics.MODEL_READY.set(1)
+            # Silence is measured from the load until the first forecast (see metrics.LAST_FORECAST).
+            metrics.LAST_FORECAST.labels(ticker=bundle.ticker).set_to_current_time()
             self.ready = True
             log.info(
                 "model %s ready: version %s for %s (context %d days, horizon %d, cache %s)",
@@ -146,8 +159,11 @@ class StockForecastModel(Model):
             result = await super().__call__(body, headers=headers, verb=verb)
             outcome = "ok"
             return result
-        except InvalidInput:
-            outcome = "invalid"
+        except Exception as exc:
+            kind = _error_kind(exc)
+            if kind == "invalid":
+                outcome = "invalid"
+            metrics.ERRORS.labels(protocol=protocol, kind=kind, status=metrics.ERROR_STATUS[kind]).inc()
             raise
         finally:
             metrics.REQUEST_SECONDS.labels(protocol=protocol, outcome=outcome).observe(
@@ -181,6 +197,7 @@ class StockForecastModel(Model):
             raise InvalidInput(str(exc)) from exc
         except WindowUnavailableError as exc:
             raise InferenceError(f"latest window for {forecaster.shape.ticker} unavailable: {exc}") from exc
+        metrics.LAST_FORECAST.labels(ticker=forecaster.bundle.ticker).set_to_current_time()
         if payload.protocol == "v1":
             return v1_response(answers, cached)
         outputs = [
