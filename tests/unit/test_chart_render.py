@@ -150,6 +150,7 @@ NON_DEFAULT: dict[str, Any] = {
         "serviceAccountName": "predictor",
     },
     "workloadEnv": {"STOCKOPS_TORCH_THREADS": "2"},
+    "workloadSecrets": ["mlflow-auth", "s3-artifacts"],
     "mlflow": {
         "enabled": False,
         "trackingUri": "https://mlflow.example.com",
@@ -321,6 +322,7 @@ def test_non_default_values_reach_the_operator(render, settings_from) -> None:
     assert settings.service_account == "trainer"
     assert settings.predictor_service_account == "predictor"
     assert settings.image_pull_secrets == ["regcred"]  # reach every Job and predictor
+    assert settings.credentials_secrets == ["mlflow-auth", "s3-artifacts"]  # envFrom, never literal env
     assert settings.kserve_deployment_mode == "Serverless"
     assert settings.extra_env == {
         "STOCKOPS_TORCH_THREADS": "2",
@@ -520,6 +522,8 @@ def test_helm_installs_the_generated_crds(render, repo_root: Path) -> None:
         ({"mlflow": {"enabled": False}}, "/mlflow/trackingUri"),
         ({"mlflow": {"trackingUri": "sqlite:///mlflow.db"}}, "/mlflow/trackingUri"),
         ({"redis": {"enabled": False, "url": "cache:6379"}}, "/redis/url"),
+        ({"redis": {"enabled": False, "url": "redis://:hunter2@cache:6379/0"}}, "/redis/url"),
+        ({"workloadSecrets": ["Not_A_Name"]}, "/workloadSecrets/0"),
         # helm names the wrong parent for propertyNames errors, so match the property itself
         ({"workloadEnv": {"BAD-NAME": "x"}}, "invalid propertyName 'BAD-NAME'"),
     ],
