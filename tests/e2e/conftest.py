@@ -249,10 +249,19 @@ def executor(e2e_cluster: E2ECluster) -> Iterator[Any]:
 
 @pytest.fixture
 def e2e_namespace(e2e_cluster: E2ECluster) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards (the executor finalizes it locally)."""
+    """A fresh namespace for one test, deleted afterwards (the executor finalizes it locally).
+
+    Labelled ``pod-security.kubernetes.io/enforce=restricted`` as a hardened cluster's namespaces are:
+    the API server's real PodSecurity admission then checks every pod created in it (the training
+    and check Jobs' pods), so a workload that a restricted namespace refuses fails here too."""
     core = k8s_client.CoreV1Api(e2e_cluster.admin)
     name = f"e2e-{uuid.uuid4().hex[:8]}"
-    core.create_namespace({"metadata": {"name": name, "labels": {"stockops.io/e2e": "true"}}})
+    labels = {
+        "stockops.io/e2e": "true",
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }
+    core.create_namespace({"metadata": {"name": name, "labels": labels}})
     try:
         yield name
     finally:
