@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# The cached builds below run one after another with nothing else on the machine: let each use every
+# core (the scripts default to fewer jobs, for when other work shares the machine).
+export STOCKOPS_BUILD_JOBS="${STOCKOPS_BUILD_JOBS:-$(nproc)}"
 # The test API server (kube-apiserver + etcd from Go modules): about 20 min cold on 2 cores, instant
 # when cached under ~/.cache/stockops. Its KEY=PATH lines let the e2e fixtures skip the build step.
 while IFS='=' read -r key value; do
