@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from feast import Entity, FeatureView, Field, FileSource, ValueType
-from feast.types import Array, Bool, Float64, String
-
+from stockops.featurestore.feast_import import import_feast
 from stockops.featurestore.layout import DAILY_DIR, WINDOWS_DIR
 from stockops.featurestore.tables import (
     CREATED,
@@ -31,6 +29,11 @@ from stockops.featurestore.tables import (
     WINDOW_DATES,
     WINDOW_VALUES,
 )
+
+import_feast()  # before any `from feast import`: see feast_import
+
+from feast import Entity, FeatureView, Field, FileSource, ValueType  # noqa: E402
+from feast.types import Array, Bool, Float64, String  # noqa: E402
 
 PROJECT = "stockops"
 DAILY_VIEW = "daily_features"

@@ -139,6 +139,9 @@ def definitions_fingerprint(online: dict[str, object]) -> str:
 
 def open_store(store_dir: Path, *, redis_url: str | None = None) -> StockFeatureStore:
     """Open (creating if needed) the store in `store_dir`, applying the definitions if they changed."""
+    from stockops.featurestore.feast_import import import_feast
+
+    import_feast()
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
 
