@@ -240,3 +240,31 @@ def running_redis(redis_server: RedisServer) -> RedisServer:
     """The session Redis, restarted first if an earlier test left it dead."""
     redis_server.start()
     return redis_server
+
+
+_MLFLOW_ENV = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mlflow_globals() -> Iterator[None]:
+    """MLflow keeps process-wide state: the tracking and registry URIs, the active experiment (also
+    exported as ``MLFLOW_EXPERIMENT_ID``, which `mlflow.set_experiment` writes into os.environ), the
+    active run. A test that trains in-process against one store must not leave the next test pointed at
+    it, so every component test starts and ends with that state as a fresh process has it."""
+    saved = {name: os.environ.get(name) for name in _MLFLOW_ENV}
+    yield
+    if "mlflow" not in sys.modules:
+        return
+    import mlflow
+    from mlflow.tracking import fluent
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    fluent._active_experiment_id = None
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

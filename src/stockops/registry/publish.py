@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from stockops import __version__
 from stockops.model.bundle import ModelBundle
 from stockops.monitoring.reference import log_reference
-from stockops.registry.naming import PRODUCTION_ALIAS, registered_model_name
+from stockops.registry.naming import EXPERIMENT_NAME, PRODUCTION_ALIAS, registered_model_name
 from stockops.registry.promotion import PromotionDecision, VersionComparison, decide_promotion
 
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
@@ -45,7 +45,11 @@ def training_run(
 ) -> Iterator[str]:
     """An active MLflow run for one training; failed trainings end FAILED so they are never mistaken
     for finished ones."""
-    with mlflow.start_run(run_name=run_name, tags=dict(tags)) as run:
+    # The experiment by id from this client's store: mlflow's process-wide active experiment (and the
+    # MLFLOW_EXPERIMENT_ID it exports) may still name another store's experiment in a long process.
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    experiment_id = experiment.experiment_id if experiment is not None else None
+    with mlflow.start_run(run_name=run_name, tags=dict(tags), experiment_id=experiment_id) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         yield run.info.run_id
 
