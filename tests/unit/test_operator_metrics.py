@@ -60,6 +60,7 @@ def test_handlers_register_on_a_fresh_registry() -> None:
     assert {"tickermodels-create", "tickermodels-update", "tickermodels-resume", "tickermodels-delete"} <= ids
     assert {"parentmodels-create", "parentmodels-delete"} <= ids
     timers = [h for h in registry._spawning.get_all_handlers() if "timer" in h.id]
-    assert sorted(h.id for h in timers) == ["parentmodels-timer", "tickermodels-timer"]
+    assert sorted(h.id for h in timers) == ["analyses-timer", "parentmodels-timer", "tickermodels-timer"]
     assert all(h.interval == 3 for h in timers)
-    assert {h.id for h in registry._indexing.get_all_handlers()} == {"parents", "jobs", "isvcs"}
+    assert {h.id for h in registry._indexing.get_all_handlers()} == {"parents", "jobs", "isvcs", "tickermodels"}
+    assert {"analyses-create", "analyses-update", "analyses-resume", "analyses-delete"} <= ids

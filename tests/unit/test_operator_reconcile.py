@@ -27,6 +27,7 @@ from stockops.operator.reconcile import Observed, Resource, desired_training, re
 from stockops.operator.settings import OperatorSettings
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+OWNER_UID = "stockops.io/owner-uid"
 SETTINGS = OperatorSettings(mlflow_tracking_uri="http://mlflow:5000", data_source="synthetic")
 READY_PARENT = ParentObservation("gspc", "^GSPC", "Ready", True, "stockops-gspc", "2")
 OK_MESSAGE = json.dumps(
@@ -53,6 +54,7 @@ class InMemoryCluster:
         self.calls: list[str] = []
         self.suspended: dict[str, bool] = {}
         self.status_patches: list[dict[str, Any]] = []
+        self.config_maps: dict[str, dict[str, Any]] = {}
 
     def create_job(self, manifest: dict[str, Any]) -> JobObservation:
         self.calls.append(f"create_job {manifest['metadata']['name']}")
@@ -70,6 +72,14 @@ class InMemoryCluster:
     def termination_message(self, namespace: str, job_name: str) -> str | None:
         self.calls.append(f"pods {job_name}")
         return None
+
+    def pod_waiting(self, namespace: str, job_name: str) -> tuple[str, str] | None:
+        self.calls.append(f"pod_waiting {job_name}")
+        return None
+
+    def apply_config_map(self, manifest: dict[str, Any]) -> None:
+        self.calls.append(f"apply_config_map {manifest['metadata']['name']}")
+        self.config_maps[manifest["metadata"]["name"]] = manifest
 
     def create_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation:
         self.calls.append(f"create_isvc {manifest['metadata']['name']}")
@@ -89,7 +99,10 @@ class InMemoryCluster:
         self.status_patches.append(patch)
 
     def delete_owned(self, namespace: str, owner_uid: str) -> list[str]:
-        return []
+        owned = [n for n, m in self.config_maps.items() if m["metadata"]["labels"].get(OWNER_UID) == owner_uid]
+        for name in owned:
+            del self.config_maps[name]
+        return [f"ConfigMap/{name}" for name in owned]
 
 
 class NoProgress:

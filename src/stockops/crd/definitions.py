@@ -106,16 +106,27 @@ ANALYSIS = ResourceDefinition(
     plural="analyses",
     singular="analysis",
     short_name="an",
-    description="A question about a TickerModel's forecast, answered by the StockOps agent with an LLM.",
+    description=(
+        "A question about a TickerModel's forecast, answered by the StockOps agent in a Job once the "
+        "TickerModel is Ready: stance, confidence and summary in status, the full report in a ConfigMap "
+        "and in MLflow."
+    ),
     spec_model=AnalysisSpec,
     status_model=AnalysisStatus,
     printer_columns=(
-        _column("TickerModel", ".spec.tickerModelRef.name", "string", "TickerModel analysed."),
+        _column("Ticker", ".status.ticker", "string", "Symbol analysed (from the TickerModel)."),
+        _column("Stance", ".status.stance", "string", "BULLISH, BEARISH or NEUTRAL."),
+        _column("Confidence", ".status.confidence", "string", "LOW, MEDIUM or HIGH."),
         _PHASE,
-        _READY,
         _AGE,
+        _column("TickerModel", ".spec.tickerModelRef.name", "string", "TickerModel analysed.", 1),
+        _column("Version", ".status.modelVersion", "string", "Model version the forecast came from.", 1),
+        _column(
+            "Generator", ".status.generator", "string", "What wrote the prose (llm:<model> or template).", 1
+        ),
     ),
 )
+
 
 ALL_RESOURCES: tuple[ResourceDefinition, ...] = (PARENT_MODEL, TICKER_MODEL, ANALYSIS)
 

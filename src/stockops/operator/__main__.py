@@ -17,6 +17,7 @@ from stockops.operator.controller import Controller
 from stockops.operator.handlers import post_event, register
 from stockops.operator.metrics import OperatorMetrics
 from stockops.operator.mlflow_progress import MlflowProgressReader
+from stockops.operator.mlflow_reports import MlflowReportReader
 from stockops.operator.settings import OperatorSettings
 
 
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         settings=settings,
         metrics=metrics,
         post_event=post_event,
+        reports=MlflowReportReader(settings.progress_uri),
     )
     registry = kopf.OperatorRegistry()
     register(registry, controller, settings)

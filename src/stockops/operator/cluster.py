@@ -36,6 +36,10 @@ class KubeApiError(RuntimeError):
         self.status = status
 
 
+class ConfigMapTakenError(KubeApiError):
+    """A ConfigMap of the name we need exists and is not ours: we never overwrite it."""
+
+
 class Cluster(Protocol):
     """What a reconcile pass may do to the cluster."""
 
@@ -43,6 +47,12 @@ class Cluster(Protocol):
     def delete_job(self, namespace: str, name: str) -> None: ...
     def set_job_suspended(self, namespace: str, name: str, suspended: bool) -> None: ...
     def termination_message(self, namespace: str, job_name: str) -> str | None: ...
+    def pod_waiting(self, namespace: str, job_name: str) -> tuple[str, str] | None:
+        """(reason, message) of the Job's newest pod's waiting container, if it waits."""
+
+    def apply_config_map(self, manifest: dict[str, Any]) -> None:
+        """Create the ConfigMap, or replace ours of the same name (ConfigMapTaken: another owner's)."""
+
     def create_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation: ...
     def update_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation: ...
     def delete_inference_service(self, namespace: str, name: str) -> None: ...
@@ -115,6 +125,14 @@ def _isvcs(namespace: str) -> str:
     return f"{KSERVE_PATH}/namespaces/{quote(namespace)}/inferenceservices"
 
 
+def _config_maps(namespace: str) -> str:
+    return f"/api/v1/namespaces/{quote(namespace)}/configmaps"
+
+
+def _owner_uid(obj: dict[str, Any] | None) -> str | None:
+    return (((obj or {}).get("metadata") or {}).get("labels") or {}).get(LABEL_OWNER_UID)
+
+
 class KubeCluster:
     """`Cluster` over the Kubernetes REST API."""
 
@@ -169,6 +187,45 @@ class KubeCluster:
                         best = (finished, message)
         return best[1] if best else None
 
+    def pod_waiting(self, namespace: str, job_name: str) -> tuple[str, str] | None:
+        """Why the Job's newest pod's container waits (e.g. CreateContainerConfigError for a missing
+        Secret key, which the Job itself never reports)."""
+        pods = self._rest.request(
+            "GET",
+            f"/api/v1/namespaces/{quote(namespace)}/pods",
+            params={"labelSelector": f"job-name={job_name}"},
+        )
+        items = sorted(
+            (pods or {}).get("items") or [],
+            key=lambda pod: (pod.get("metadata") or {}).get("creationTimestamp") or "",
+        )
+        for pod in reversed(items):
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (status.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason"):
+                    return str(waiting["reason"]), str(waiting.get("message") or "")
+            return None
+        return None
+
+    def apply_config_map(self, manifest: dict[str, Any]) -> None:
+        """Create it; on a conflict replace it when it is ours (same owner-uid label), else refuse."""
+        meta = manifest["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        created = self._rest.request("POST", _config_maps(namespace), body=manifest, ok_conflict=True)
+        if created is not None:
+            return
+        existing = self._rest.request("GET", f"{_config_maps(namespace)}/{quote(name)}", ok_missing=True)
+        if existing is None:  # deleted in between: create again
+            self._rest.request("POST", _config_maps(namespace), body=manifest)
+            return
+        if _owner_uid(existing) != meta["labels"][LABEL_OWNER_UID]:
+            raise ConfigMapTakenError(409, f"apply ConfigMap {namespace}/{name}", "it exists and is not ours")
+        replacement = {
+            **manifest,
+            "metadata": {**meta, "resourceVersion": existing["metadata"]["resourceVersion"]},
+        }
+        self._rest.request("PUT", f"{_config_maps(namespace)}/{quote(name)}", body=replacement)
+
     def create_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation:
         namespace = manifest["metadata"]["namespace"]
         created = self._rest.request("POST", _isvcs(namespace), body=manifest, ok_conflict=True)
@@ -199,7 +256,7 @@ class KubeCluster:
         self._rest.request("PATCH", path, body={"status": patch}, content_type=MERGE_PATCH)
 
     def delete_owned(self, namespace: str, owner_uid: str) -> list[str]:
-        """Delete every Job and InferenceService labelled with this owner (the finalizer's work).
+        """Delete every Job, InferenceService and ConfigMap labelled with this owner (the finalizer's work).
 
         The local test API server has no garbage collector, so ownerReferences alone would leave
         them behind; on a real cluster this just does the collector's work a little earlier.
@@ -214,4 +271,9 @@ class KubeCluster:
         for isvc in (isvcs or {}).get("items") or []:
             self.delete_inference_service(namespace, isvc["metadata"]["name"])
             deleted.append(f"InferenceService/{isvc['metadata']['name']}")
+        config_maps = self._rest.request("GET", _config_maps(namespace), params=selector)
+        for config_map in (config_maps or {}).get("items") or []:
+            name = config_map["metadata"]["name"]
+            self._rest.request("DELETE", f"{_config_maps(namespace)}/{quote(name)}", ok_missing=True)
+            deleted.append(f"ConfigMap/{name}")
         return deleted

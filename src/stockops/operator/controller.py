@@ -13,13 +13,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from stockops.operator.analysis import ANALYSIS
+from stockops.operator.analysis_reconcile import (
+    AnalysisObserved,
+    AnalysisReconcileResult,
+    AnalysisResource,
+    reconcile_analysis,
+)
 from stockops.operator.cluster import Cluster
 from stockops.operator.conditions import READY, make_condition
 from stockops.operator.metrics import OperatorMetrics
+from stockops.operator.mlflow_reports import NoReports, ReportSource
 from stockops.operator.reconcile import Observed, ProgressSource, ReconcileResult, Resource, reconcile
 from stockops.operator.settings import OperatorSettings
 from stockops.operator.transitions import Event
@@ -28,6 +36,26 @@ logger = logging.getLogger(__name__)
 
 RECENT_WRITE_SECONDS = 30.0
 EventSink = Callable[[Mapping[str, Any], Event], None]
+
+
+class _Parsed(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class _Outcome(Protocol):
+    @property
+    def patch(self) -> dict[str, Any]: ...
+    @property
+    def events(self) -> list[Event]: ...
+    @property
+    def status(self) -> Any: ...
+
+
+R = TypeVar("R", bound=_Parsed)
+P = TypeVar("P", bound=_Outcome)
 
 
 def _utcnow() -> dt.datetime:
@@ -65,7 +93,7 @@ def spec_problems(exc: ValidationError, limit: int = 5) -> str:
 
 
 class Controller:
-    """Runs reconcile passes for ParentModels and TickerModels."""
+    """Runs reconcile passes for ParentModels, TickerModels and Analyses."""
 
     def __init__(
         self,
@@ -75,9 +103,11 @@ class Controller:
         metrics: OperatorMetrics,
         post_event: EventSink,
         clock: Callable[[], dt.datetime] = _utcnow,
+        reports: ReportSource | None = None,
     ) -> None:
         self.cluster = cluster
         self.progress = progress
+        self.reports: ReportSource = reports if reports is not None else NoReports()
         self.settings = settings
         self.metrics = metrics
         self._post_event = post_event
@@ -100,6 +130,55 @@ class Controller:
     def run(
         self, kind: str, body: Mapping[str, Any], observed: Observed, trigger: str
     ) -> ReconcileResult | None:
+        """One pass for a ParentModel or TickerModel (see `_pass`)."""
+
+        def step(resource: Resource) -> ReconcileResult:
+            return reconcile(resource, observed, self.cluster, self.progress, self.settings, self._clock())
+
+        return self._pass(
+            kind,
+            body,
+            observed,
+            trigger,
+            parse=lambda status: Resource.from_body(kind, body, status=status),
+            step=step,
+            count=self._count,
+            clock_dependent=_clock_dependent,
+        )
+
+    def run_analysis(
+        self, body: Mapping[str, Any], observed: AnalysisObserved, trigger: str
+    ) -> AnalysisReconcileResult | None:
+        """One pass for an Analysis (see `_pass`)."""
+
+        def step(resource: AnalysisResource) -> AnalysisReconcileResult:
+            return reconcile_analysis(
+                resource, observed, self.cluster, self.reports, self.settings, self._clock()
+            )
+
+        return self._pass(
+            ANALYSIS,
+            body,
+            observed,
+            trigger,
+            parse=lambda status: AnalysisResource.from_body(body, status=status),
+            step=step,
+            count=self._count_analysis,
+            clock_dependent=lambda resource, result: result.clock_dependent,
+        )
+
+    def _pass(
+        self,
+        kind: str,
+        body: Mapping[str, Any],
+        observed: object,
+        trigger: str,
+        *,
+        parse: Callable[[dict[str, Any] | None], R],
+        step: Callable[[R], P],
+        count: Callable[[str, str, R, P], None],
+        clock_dependent: Callable[[R, P], bool],
+    ) -> P | None:
         """One pass: reconcile, write the status if it changed, post Events, update metrics.
 
         A timer pass whose inputs (the object's resourceVersion and what the indexes show) are the
@@ -114,7 +193,7 @@ class Controller:
                 return None
         with self._lock(uid):
             try:
-                resource = Resource.from_body(kind, body, status=self._previous_status(uid, body))
+                resource = parse(self._previous_status(uid, body))
             except ValidationError as exc:
                 if not exc.title.endswith("Spec"):  # a status we cannot read is our bug: let it raise
                     raise
@@ -122,9 +201,7 @@ class Controller:
                 raise InvalidSpecError(spec_problems(exc)) from exc
             self.metrics.reconciles.labels(kind, trigger).inc()
             try:
-                result = reconcile(
-                    resource, observed, self.cluster, self.progress, self.settings, self._clock()
-                )
+                result = step(resource)
             except Exception:
                 self.metrics.reconcile_errors.labels(kind).inc()
                 raise
@@ -138,8 +215,8 @@ class Controller:
                 self._written[uid] = (time.monotonic(), result.status.to_wire())
             for event in result.events:
                 self._post_event(body, event)
-            self._count(kind, uid, resource, result)
-            self._seen[uid] = (fingerprint, _clock_dependent(resource, result))
+            count(kind, uid, resource, result)
+            self._seen[uid] = (fingerprint, clock_dependent(resource, result))
             if result.events:
                 logger.info(
                     "%s %s/%s: %s",
@@ -195,6 +272,17 @@ class Controller:
             self.metrics.training_seconds.labels(kind, outcome).observe(
                 max(0.0, (end - start).total_seconds())
             )
+
+    def _count_analysis(
+        self, kind: str, uid: str, resource: AnalysisResource, result: AnalysisReconcileResult
+    ) -> None:
+        status = result.status
+        self.metrics.observe_phase(uid, kind, status.phase)
+        if result.jobs_created:
+            self.metrics.jobs_created.labels(kind).inc(result.jobs_created)
+        if status.phase == "Failed" and resource.status.phase != "Failed":
+            ready = status.condition("Ready")
+            self.metrics.failures.labels(kind, ready.reason if ready else "Unknown").inc()
 
     def cleanup(self, kind: str, namespace: str, name: str, uid: str) -> list[str]:
         """The finalizer's work: delete our Jobs and InferenceService, forget the object."""

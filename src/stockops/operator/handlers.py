@@ -1,9 +1,11 @@
 """Kopf glue: indexes, change handlers, timers and the finalizer, registered on a given registry.
 
-The handlers only gather what the indexes know, call `Controller.run` and translate its answer for
-Kopf: a TickerModel waiting for its parent raises `TemporaryError` with a growing delay (its status
-already says WaitingForParent and why); the per-object timer re-checks every few seconds, which is
-what picks a child up promptly once its parent turns Ready and what refreshes training progress.
+The handlers only gather what the indexes know, call `Controller.run` (`run_analysis` for an
+Analysis) and translate its answer for Kopf: a TickerModel waiting for its parent raises
+`TemporaryError` with a growing delay (its status already says WaitingForParent and why); the
+per-object timer re-checks every few seconds, which is what picks a child up promptly once its parent
+turns Ready and what refreshes training progress. An Analysis waiting for its TickerModel raises
+nothing: the timer re-checks it (a pass whose inputs did not change is skipped by the controller).
 Handlers return None: structural schemas would prune anything Kopf stored from return values.
 """
 
@@ -16,6 +18,8 @@ from typing import Any
 import kopf
 
 from stockops.crd.base import GROUP, VERSION
+from stockops.operator.analysis import ANALYSIS, observe_ticker_model
+from stockops.operator.analysis_reconcile import AnalysisObserved
 from stockops.operator.controller import Controller, InvalidSpecError
 from stockops.operator.naming import LABEL_MANAGED_BY, LABEL_OWNER_UID, MANAGED_BY
 from stockops.operator.observations import (
@@ -117,8 +121,72 @@ def register(registry: kopf.OperatorRegistry, controller: Controller, settings: 
     def isvcs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return {(namespace, labels[LABEL_OWNER_UID]): observe_inference_service(body)}
 
+    @kopf.index(GROUP, VERSION, "tickermodels", id="tickermodels", registry=registry)
+    def tickermodels(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {(namespace, name): observe_ticker_model(body, settings)}
+
     for kind, plural in PLURALS.items():
         _register_kind(registry, controller, settings, kind, plural)
+    _register_analysis(registry, controller, settings)
+
+
+def _analysis_observed(
+    body: Mapping[str, Any], models: kopf.Index[Any, Any], jobs: kopf.Index[Any, Any]
+) -> AnalysisObserved:
+    meta = body["metadata"]
+    namespace = meta.get("namespace")
+    ref = ((body.get("spec") or {}).get("tickerModelRef") or {}).get("name")
+    return AnalysisObserved(
+        jobs=tuple(jobs.get((namespace, meta["uid"]), ())),
+        model=next(iter(models.get((namespace, ref), ())), None),
+    )
+
+
+def _register_analysis(
+    registry: kopf.OperatorRegistry, controller: Controller, settings: OperatorSettings
+) -> None:
+    """Analysis handlers. A waiting Analysis raises nothing: its status says why it waits, and the
+    timer picks it up once the TickerModel index shows the model Ready."""
+    plural = "analyses"
+
+    def run(trigger: str, body: kopf.Body, kwargs: dict[str, Any]) -> None:
+        if body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        observed = _analysis_observed(body, kwargs["tickermodels"], kwargs["jobs"])
+        try:
+            controller.run_analysis(body, observed, trigger)
+        except InvalidSpecError as exc:  # status and Event already written; retrying cannot help
+            if trigger == "timer":
+                return
+            raise kopf.PermanentError(f"invalid spec: {exc}") from exc
+
+    @kopf.on.create(GROUP, VERSION, plural, id=f"{plural}-create", registry=registry)
+    def on_create(body: kopf.Body, **kwargs: Any) -> None:
+        run("create", body, kwargs)
+
+    @kopf.on.update(GROUP, VERSION, plural, id=f"{plural}-update", registry=registry)
+    def on_update(body: kopf.Body, **kwargs: Any) -> None:
+        run("update", body, kwargs)
+
+    @kopf.on.resume(GROUP, VERSION, plural, id=f"{plural}-resume", registry=registry)
+    def on_resume(body: kopf.Body, **kwargs: Any) -> None:
+        run("resume", body, kwargs)
+
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        plural,
+        id=f"{plural}-timer",
+        interval=settings.timer_interval_seconds,
+        initial_delay=settings.timer_interval_seconds,
+        registry=registry,
+    )
+    def on_timer(body: kopf.Body, **kwargs: Any) -> None:
+        run("timer", body, kwargs)
+
+    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", registry=registry)
+    def on_delete(namespace: str, name: str, uid: str, **_: Any) -> None:
+        controller.cleanup(ANALYSIS, namespace, name, uid)
 
 
 def _register_kind(

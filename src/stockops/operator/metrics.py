@@ -12,6 +12,7 @@ import threading
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from stockops.crd.analysis import ANALYSIS_PHASES
 from stockops.crd.status_blocks import PHASES
 from stockops.operator.model_metrics import DRIFT_VERDICTS, LIVE_VERDICTS, ModelGauges
 
@@ -94,6 +95,8 @@ class OperatorMetrics:
                 self.training_seconds.labels(kind, outcome)
             for reason in RETRAIN_REASONS:
                 self.retrains.labels(kind, reason)
+        for phase in ANALYSIS_PHASES:  # Analyses have their own phases (Pending, Running, Ready, Failed)
+            self.objects.labels("Analysis", phase).set(0)
         for check, verdicts in MONITOR_CHECK_VERDICTS.items():
             for verdict in verdicts:
                 self.monitor_checks.labels(check, verdict)

@@ -44,6 +44,7 @@ class JobObservation:
     termination_message: str | None = None
     parent_version: str | None = None
     component: str = COMPONENT_TRAINING
+    ready: int = 0  # pods Ready (status.ready): 0 while a pod waits, e.g. for a Secret key
 
     @property
     def finished(self) -> bool:
@@ -96,6 +97,7 @@ def observe_job(job: dict[str, Any]) -> JobObservation:
         termination_message=annotations.get(ANNOTATION_TERMINATION),
         parent_version=annotations.get(ANNOTATION_PARENT_VERSION),
         component=(meta.get("labels") or {}).get(LABEL_COMPONENT) or COMPONENT_TRAINING,
+        ready=int(status.get("ready") or 0),
     )
 
 

@@ -5,12 +5,17 @@ ClusterRoleBinding to `deploy/rbac/operator.yaml` (what the Helm chart and the e
 `stockops-operator` user use); a unit test fails if the file drifts from these rules.
 
 Why each rule exists:
-- stockops.io resources: watch them; patch for Kopf's finalizer and bookkeeping annotations.
+- stockops.io resources: watch them (TickerModels also feed the index Analyses wait on); patch for
+  Kopf's finalizer and bookkeeping annotations.
 - */status: the operator writes status through the status subresource only.
 - */finalizers update: owner references with blockOwnerDeletion on our Jobs (the
   OwnerReferencesPermissionEnforcement admission plugin checks it where enabled).
 - batch jobs: create training Jobs, suspend them (patch), delete superseded ones and on finalizing.
-- pods get/list: read the trainer's termination message from the Job's pods.
+- pods get/list: read the trainer's and agent's termination message from the Job's pods, and why an
+  agent pod cannot start (a missing Secret key).
+- configmaps: write an Analysis' report ConfigMap (the agent pod has no API token), replace it for a
+  new generation, and delete it on finalizing (list: by the owner label). Never Secrets: the agent's LLM
+  key reaches its pod by secretKeyRef, which the kubelet resolves.
 - events: Kopf posts an Event for every transition.
 - inferenceservices: serve promoted versions.
 - customresourcedefinitions get/list/watch: Kopf discovers resources that appear after it started
@@ -55,6 +60,11 @@ OPERATOR_RULES: tuple[dict[str, Any], ...] = (
         "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "verbs": ["get", "list", "create", "update", "patch", "delete"],
+    },
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     {
         "apiGroups": ["serving.kserve.io"],

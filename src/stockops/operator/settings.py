@@ -52,6 +52,7 @@ class OperatorSettings(BaseSettings):
     )
     trainer_image: str = Field(default=default_image("trainer"), description="Default training image.")
     predictor_image: str = Field(default=default_image("predictor"), description="Default predictor image.")
+    agent_image: str = Field(default=default_image("agent"), description="Image of the Analysis agent Jobs.")
     image_pull_policy: str = Field(default="IfNotPresent", description="Default imagePullPolicy.")
     service_account: str | None = Field(default=None, description="ServiceAccount for training pods.")
     predictor_service_account: str | None = Field(
@@ -75,6 +76,29 @@ class OperatorSettings(BaseSettings):
     job_backoff_limit: int = Field(default=2, ge=0, le=10, description="Default Job backoffLimit.")
     job_active_deadline_seconds: int = Field(default=6 * 3600, ge=60, description="Default Job deadline.")
     job_ttl_seconds: int = Field(default=24 * 3600, ge=0, description="ttlSecondsAfterFinished of Jobs.")
+    agent_backoff_limit: int = Field(
+        default=2, ge=0, le=10, description="backoffLimit of agent Jobs (retries an unreachable LLM)."
+    )
+    agent_active_deadline_seconds: int = Field(
+        default=1800, ge=60, description="activeDeadlineSeconds of agent Jobs."
+    )
+    agent_cpu: str = Field(default="500m", description="CPU request of agent pods.")
+    agent_memory: str = Field(default="2Gi", description="Memory of agent pods.")
+    qdrant_url: str | None = Field(
+        default=None,
+        description=(
+            "Qdrant server the agents' semantic cache uses (as seen from the pods); unset: the cache is off "
+            "(a pod's storage would not outlive its Job)."
+        ),
+    )
+    report_grace_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description=(
+            "How long the operator retries fetching a finished analysis' report from MLflow before it "
+            "writes the report ConfigMap with the summary and a link instead."
+        ),
+    )
     default_cpu: str = Field(default="1", description="CPU request of training pods when unset in spec.")
     default_memory: str = Field(default="2Gi", description="Memory of training pods when unset in spec.")
     predictor_cpu: str = Field(default="500m", description="CPU request of predictor pods when unset.")
@@ -138,6 +162,12 @@ class OperatorSettings(BaseSettings):
                     "STOCKOPS_OPERATOR_CREDENTIALS_SECRETS (envFrom), never as literal env"
                 )
         return value
+
+    @field_validator("qdrant_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty variable (a chart value left blank) means not set."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("image_pull_secrets", "credentials_secrets", mode="before")
     @classmethod

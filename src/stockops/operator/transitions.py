@@ -7,9 +7,11 @@ that start out Unknown are not news.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from stockops.crd.status_blocks import ModelStatus
+from stockops.crd.status_blocks import Condition
 from stockops.operator.status import FAILURE_REASONS
 
 # Monitoring conditions: True is bad news (drift, a degraded model); so is a failed check (Unknown with
@@ -27,7 +29,23 @@ class Event:
     message: str
 
 
-def transition_events(previous: ModelStatus, new: ModelStatus) -> list[Event]:
+class StatusWithConditions(Protocol):
+    """What a status needs for its transitions to be told: a phase and conditions (all our kinds)."""
+
+    @property
+    def phase(self) -> str | None: ...
+    @property
+    def conditions(self) -> Sequence[Condition] | None: ...
+    def condition(self, type_: str) -> Condition | None: ...
+
+
+def transition_events(
+    previous: StatusWithConditions,
+    new: StatusWithConditions,
+    failure_reasons: Collection[str] = FAILURE_REASONS,
+) -> list[Event]:
+    """The Events for `previous` -> `new`; a condition turning False with one of `failure_reasons` is a
+    Warning."""
     events: list[Event] = []
     if new.phase != previous.phase:
         ready = new.condition("Ready")
@@ -44,7 +62,7 @@ def transition_events(previous: ModelStatus, new: ModelStatus) -> list[Event]:
             continue
         if old is not None and (old.status, old.reason) == (condition.status, condition.reason):
             continue
-        kind = "Warning" if condition.status == "False" and condition.reason in FAILURE_REASONS else "Normal"
+        kind = "Warning" if condition.status == "False" and condition.reason in failure_reasons else "Normal"
         if condition.type in WARN_WHEN_TRUE and condition.reason not in QUIET_MONITOR_REASONS:
             kind = "Warning"
         events.append(

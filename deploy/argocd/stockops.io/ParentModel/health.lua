@@ -51,7 +51,8 @@ if spec.suspend == true then
 end
 
 -- Degraded: the resource failed, its latest training failed (an earlier version may still serve),
--- or a Degraded/Drifted condition holds.
+-- a Degraded/Drifted condition holds, or an Analysis cannot be answered as it stands (Answered False,
+-- e.g. its agent pod waits for a Secret key that is missing).
 if phase == "Failed" then
   return result("Degraded", message(ready, message(trained, "Failed")))
 end
@@ -64,8 +65,13 @@ for _, kind in ipairs({ "Degraded", "Drifted" }) do
     return result("Degraded", message(c, kind))
   end
 end
+local answered = conditions["Answered"]
+if answered ~= nil and answered.status == "False" then
+  return result("Degraded", message(answered, "the analysis cannot be answered"))
+end
 
--- Progressing: the operator has not seen this generation yet, or the resource waits, trains or deploys.
+-- Progressing: the operator has not seen this generation yet, or the resource waits, trains, deploys
+-- or (an Analysis) runs its agent.
 local generation = metadata.generation
 local observed = status.observedGeneration
 if phase == nil then
@@ -81,7 +87,8 @@ if type(generation) == "number" and (type(observed) ~= "number" or observed < ge
     "the operator has not observed generation " .. tostring(generation) .. " yet (status is for " .. seen .. ")"
   )
 end
-if phase == "Pending" or phase == "WaitingForParent" or phase == "Training" or phase == "Deploying" then
+if phase == "Pending" or phase == "WaitingForParent" or phase == "Training" or phase == "Deploying"
+  or phase == "Running" then
   return result("Progressing", message(ready, phase))
 end
 
