@@ -62,5 +62,10 @@ def test_handlers_register_on_a_fresh_registry() -> None:
     timers = [h for h in registry._spawning.get_all_handlers() if "timer" in h.id]
     assert sorted(h.id for h in timers) == ["analyses-timer", "parentmodels-timer", "tickermodels-timer"]
     assert all(h.interval == 3 for h in timers)
-    assert {h.id for h in registry._indexing.get_all_handlers()} == {"parents", "jobs", "isvcs", "tickermodels"}
+    assert {h.id for h in registry._indexing.get_all_handlers()} == {
+        "parents",
+        "jobs",
+        "isvcs",
+        "tickermodels",
+    }
     assert {"analyses-create", "analyses-update", "analyses-resume", "analyses-delete"} <= ids

@@ -99,7 +99,9 @@ class InMemoryCluster:
         self.status_patches.append(patch)
 
     def delete_owned(self, namespace: str, owner_uid: str) -> list[str]:
-        owned = [n for n, m in self.config_maps.items() if m["metadata"]["labels"].get(OWNER_UID) == owner_uid]
+        owned = [
+            n for n, m in self.config_maps.items() if m["metadata"]["labels"].get(OWNER_UID) == owner_uid
+        ]
         for name in owned:
             del self.config_maps[name]
         return [f"ConfigMap/{name}" for name in owned]
