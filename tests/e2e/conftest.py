@@ -91,18 +91,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
-def _load_executor_module() -> ModuleType:
-    # The executor is a script beside this file, not a package module; load it by path (and register
-    # it, so its dataclasses resolve their module).
-    name = "stockops_e2e_executor"
+def _load_module(name: str, file_name: str) -> ModuleType:
+    # Scripts beside this file are not package modules (and test modules must not import each other);
+    # load them by path, registered so their dataclasses resolve their module.
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, E2E_DIR / "executor.py")
+    spec = importlib.util.spec_from_file_location(name, E2E_DIR / file_name)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _load_executor_module() -> ModuleType:
+    return _load_module("stockops_e2e_executor", "executor.py")
+
+
+# The operator tests' shared fixtures and helpers (tests/e2e/operator_harness.py).
+_harness = _load_module("stockops_e2e_operator_harness", "operator_harness.py")
+mlflow_uri = _harness.mlflow_uri
+operator_rbac = _harness.operator_rbac
+start_operator = _harness.start_operator
+
+
+@pytest.fixture(scope="session")
+def harness() -> ModuleType:
+    """tests/e2e/operator_harness.py: `Api`, `wait_for`, `phase_is`, `condition`, `apply_resource`,
+    `argocd_health`, `OperatorProcess`, `free_port`, `tail`."""
+    return _harness
 
 
 def _external_users(admin: k8s_client.ApiClient, admin_kubeconfig: Path, work_dir: Path) -> list[ClusterUser]:

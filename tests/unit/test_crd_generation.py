@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from stockops.crd.analysis import AnalysisSpec
 from stockops.crd.definitions import ALL_RESOURCES, crd_manifest
 from stockops.crd.generate import rendered_files
 from stockops.crd.parent_model import ParentModelSpec
@@ -63,6 +64,15 @@ def test_names_columns_and_status_subresource() -> None:
     assert names == ["Ticker", "Parent", "Phase", "Progress", "Skill", "Ready", "Age"]
     url = next(c for c in columns if c["name"] == "URL")
     assert url["priority"] == 1 and url["jsonPath"] == ".status.inference.url"
+    columns = by_kind["Analysis"]["spec"]["versions"][0]["additionalPrinterColumns"]
+    assert [c["name"] for c in columns if not c.get("priority")] == [
+        "Ticker",
+        "Stance",
+        "Confidence",
+        "Phase",
+        "Age",
+    ]
+    assert [c["jsonPath"] for c in columns[:3]] == [".status.ticker", ".status.stance", ".status.confidence"]
 
 
 def test_validation_rules_are_in_the_schema() -> None:
@@ -109,12 +119,14 @@ def test_models_parse_the_examples(repo_root: Path) -> None:
     for path in sorted((repo_root / "examples").glob("*.yaml")):
         documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
     kinds = {d["kind"] for d in documents}
-    assert {"ParentModel", "TickerModel"} <= kinds
+    assert {"ParentModel", "TickerModel", "Analysis"} <= kinds
     for document in documents:
         if document["kind"] == "ParentModel":
             ParentModelSpec.model_validate(document["spec"])
         elif document["kind"] == "TickerModel":
             TickerModelSpec.model_validate(document["spec"])
+        elif document["kind"] == "Analysis":
+            AnalysisSpec.model_validate(document["spec"])
 
 
 def test_models_reject_what_the_schema_rejects() -> None:

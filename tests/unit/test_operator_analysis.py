@@ -363,6 +363,7 @@ def test_a_ticker_model_not_ready_waits_naming_its_phase_then_the_job_starts_onc
     assert "is Training" in message and "epoch 1/2" in message
     assert all(e.type == "Normal" for e in waiting.events)  # waiting for a training is not a warning
     assert waiting.status.ticker == "AAPL"  # `kubectl get an` shows the ticker already
+    assert waiting.status.job_name is None and waiting.status.attempt is None  # no Job yet
 
     started = run(b, cluster)
     name = analysis_job_name("aapl-outlook", "u1", 1)
@@ -505,12 +506,15 @@ def test_an_unreachable_llm_is_retried_then_failed_with_llm_unavailable_and_noth
         "message": "the LLM at http://127.0.0.1:9/v1 did not answer",
     }
     cluster.messages[name] = json.dumps(unavailable)
+    between = run(b, cluster, **{name: {"failed": 1}})  # the next pod is not there yet
+    assert conditions(between.status)["Answered"] == ("Unknown", "Retrying")
+    assert "attempt 1 failed (LLMUnavailable: " in between.status.condition("Answered").message  # type: ignore[union-attr]
     retrying = run(b, cluster, **{name: {"active": 1, "ready": 1, "failed": 1}})
     assert conditions(retrying.status)["Answered"] == ("Unknown", "Retrying")
     assert retrying.status.last_failure is not None and retrying.status.last_failure.startswith(
         "LLMUnavailable:"
     )
-    warnings = [e for e in retrying.events if e.reason == "AttemptFailed"]
+    warnings = [e for e in between.events + retrying.events if e.reason == "AttemptFailed"]
     assert len(warnings) == 1 and warnings[0].type == "Warning"
     again = run(b, cluster, **{name: {"active": 1, "ready": 1, "failed": 1}})
     assert "AttemptFailed" not in [e.reason for e in again.events]  # once per failed attempt

@@ -378,7 +378,8 @@ def _outcome(inputs: AnalysisInputs) -> _Outcome:
         return _Outcome(
             Stage.RUNNING, reason, f"Job {name} attempt {max(job.attempts, 1)}: the agent is running{earlier}"
         )
-    return _Outcome(Stage.PENDING, "JobPending", f"Job {name} created; waiting for its pod to start{earlier}")
+    reason = "Retrying" if earlier else "JobPending"
+    return _Outcome(Stage.PENDING, reason, f"Job {name} created; waiting for its pod to start{earlier}")
 
 
 def _failed(inputs: AnalysisInputs, job: JobObservation) -> _Outcome:
@@ -492,10 +493,11 @@ def compute_analysis_status(inputs: AnalysisInputs) -> AnalysisStatus:
         return previous.model_copy(update={"conditions": [model_ready, *kept]})
 
     job = inputs.job
+    started = outcome.stage is not Stage.WAITING  # a Job exists (or is being created) for this generation
     fields: dict[str, Any] = {
         "observed_generation": inputs.generation,
-        "job_name": inputs.job_name,
-        "attempt": job.attempts if job else 0,
+        "job_name": inputs.job_name if started else None,
+        "attempt": (job.attempts if job else 0) if started else None,
         "failed_attempts": job.failed if job else None,
         "last_failure": inputs.last_failure,
         "ticker": inputs.model.ticker if inputs.model and inputs.model.ticker else None,
