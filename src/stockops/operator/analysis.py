@@ -34,6 +34,7 @@ from stockops.crd.analysis import (
     MAX_OBJECTIONS,
     OBJECTION_CHARS,
     SUMMARY_CHARS,
+    AnalysisPhase,
     AnalysisReport,
     AnalysisSpec,
     AnalysisStatus,
@@ -515,7 +516,7 @@ def compute_analysis_status(inputs: AnalysisInputs) -> AnalysisStatus:
         ready = make(
             READY, "True", "Ready", f"{result.stance} ({result.confidence}); the report is in {where}"
         )
-        phase = "Ready"
+        phase: AnalysisPhase = "Ready"
     elif outcome.stage is Stage.FAILED:
         fields["completion_time"] = (job.completion_time if job else None) or rfc3339(inputs.now)
         answered = make(ANSWERED, "False", outcome.reason, outcome.message)
