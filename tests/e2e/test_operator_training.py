@@ -384,7 +384,10 @@ def test_examples_train_wait_transfer_and_serve(
         e2e_cluster, e2e_namespace, "Analysis", "aapl-outlook",
         {"tickerModelRef": {"name": "aapl"}, "question": "Where is AAPL heading this week?"},
     )  # fmt: skip
-    assert argocd_health(api.get("Analysis", "aapl-outlook"))[0] == "Progressing"
+    analysis = wait_for("the example Analysis answered", phase_is(api, "Analysis", "aapl-outlook", "Ready", "Failed"),
+                        timeout=300, operator=operator, describe=show)  # fmt: skip
+    assert analysis["status"]["phase"] == "Ready" and analysis["status"]["stance"] in ("BULLISH", "BEARISH", "NEUTRAL")
+    assert argocd_health(analysis)[0] == "Healthy"
 
     metrics = operator.metrics()
     assert 'stockops_operator_objects{kind="TickerModel",phase="Ready"} 2.0' in metrics
