@@ -384,9 +384,15 @@ def test_examples_train_wait_transfer_and_serve(
         e2e_cluster, e2e_namespace, "Analysis", "aapl-outlook",
         {"tickerModelRef": {"name": "aapl"}, "question": "Where is AAPL heading this week?"},
     )  # fmt: skip
-    analysis = wait_for("the example Analysis answered", phase_is(api, "Analysis", "aapl-outlook", "Ready", "Failed"),
-                        timeout=300, operator=operator, describe=show)  # fmt: skip
-    assert analysis["status"]["phase"] == "Ready" and analysis["status"]["stance"] in ("BULLISH", "BEARISH", "NEUTRAL")
+    answered = phase_is(api, "Analysis", "aapl-outlook", "Ready", "Failed")
+    analysis = wait_for(
+        "the example Analysis answered", answered, timeout=300, operator=operator, describe=show
+    )
+    assert analysis["status"]["phase"] == "Ready" and analysis["status"]["stance"] in (
+        "BULLISH",
+        "BEARISH",
+        "NEUTRAL",
+    )
     assert argocd_health(analysis)[0] == "Healthy"
 
     metrics = operator.metrics()
