@@ -92,6 +92,14 @@ class ExecutorError(RuntimeError):
 # ---------------------------------------------------------------------------------------------------
 
 
+def _api_message(exc: ApiException) -> str:
+    """The Status message the API server gave, as the Job controller quotes it in FailedCreate."""
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except ValueError:
+        return str(exc.body or exc.reason)
+
+
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -575,6 +583,7 @@ class PodOutcome:
     message: str
     deadline_exceeded: bool = False
     cancelled: bool = False
+    created: bool = True
 
 
 class JobRun(threading.Thread):
@@ -691,7 +700,7 @@ class JobRun(threading.Thread):
             if outcome.cancelled:
                 return
             if outcome.deadline_exceeded:
-                failed += 1
+                failed += 1 if outcome.created else 0
                 self._finish(
                     False, "DeadlineExceeded", "Job was active longer than specified deadline", failed=failed
                 )
@@ -798,6 +807,24 @@ class JobRun(threading.Thread):
         }
         return self.executor.rest.request("POST", f"/api/v1/namespaces/{self.ns}/pods", body=pod)
 
+    def _create_admitted_pod(self, sandbox_root: Path, deadline_at: float | None) -> dict[str, Any] | None:
+        """Create the Job's pod; a pod the API server refuses (Pod Security admission, quota, an invalid
+        template) is what the real Job controller reports as a `FailedCreate` Warning on the Job and
+        retries with back-off: the Job stays active with no pod, and a refused pod never counts as a
+        failed one. None once activeDeadlineSeconds passes first."""
+        while True:
+            try:
+                return self._create_pod(sandbox_root)
+            except ApiException as exc:
+                if exc.status not in (400, 403, 422):
+                    raise
+                ex = self.executor
+                ex.event(self.job, "Warning", "FailedCreate", f"Error creating: {_api_message(exc)}")
+                log.info("job %s/%s: pod refused (%s), retrying", self.ns, self.name, exc.status)
+            if deadline_at is not None and time.time() >= deadline_at:
+                return None
+            self._backoff(deadline_at)
+
     def _write_pod_status(
         self, pod: dict[str, Any], phase: str, state: dict[str, Any], ready: bool = False
     ) -> dict[str, Any]:
@@ -852,7 +879,9 @@ class JobRun(threading.Thread):
     def _run_pod(self, deadline_at: float | None) -> PodOutcome:
         ex = self.executor
         sandbox = Sandbox(ex.work_dir / "pods" / self.ns / f"{self.name}-{int(time.time() * 1000)}").create()
-        pod = self._create_pod(sandbox.root)
+        pod = self._create_admitted_pod(sandbox.root, deadline_at)
+        if pod is None:
+            return PodOutcome(exit_code=-1, message="", deadline_exceeded=True, created=False)
         pod_name = pod["metadata"]["name"]
         self._last_pod = pod_name
         ex.event(self.job, "Normal", "SuccessfulCreate", f"Created pod: {pod_name}")

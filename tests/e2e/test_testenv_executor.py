@@ -24,9 +24,19 @@ MANAGED = {"app.kubernetes.io/managed-by": "stockops-operator", "app.kubernetes.
 PYTHON_IMAGE = "python:3.12-slim"
 
 
-def job(name: str, script: str, **spec: Any) -> dict[str, Any]:
+# The e2e namespaces enforce the restricted Pod Security level, as a hardened cluster does.
+RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def job(name: str, script: str, restricted: bool = True, **spec: Any) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "main", "image": PYTHON_IMAGE, "command": ["python", "-c", script]}
+    if restricted:
+        container["securityContext"] = RESTRICTED_CONTAINER
     container.update(spec.pop("container", {}))
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    if restricted:
+        pod_spec["securityContext"] = RESTRICTED_POD
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -35,7 +45,7 @@ def job(name: str, script: str, **spec: Any) -> dict[str, Any]:
             "backoffLimit": 0,
             "template": {
                 "metadata": {"labels": MANAGED},
-                "spec": {"restartPolicy": "Never", "containers": [container]},
+                "spec": pod_spec,
             },
             **spec,
         },
@@ -159,6 +169,35 @@ def test_job_past_its_active_deadline_is_failed_and_its_pod_stopped(
     assert cond["Failed"] == ("True", "DeadlineExceeded")
     assert cond["FailureTarget"] == ("True", "DeadlineExceeded")
     assert not done.status.active
+
+
+def test_a_pod_refused_by_pod_security_is_a_failed_create_not_a_failed_pod(
+    e2e_cluster: Any, executor: Any, e2e_namespace: str
+) -> None:
+    # The Job controller does not crash or count a failure when admission refuses its pod: it records
+    # FailedCreate with the server's reason and retries, so the Job stays active with no pods until
+    # its deadline.
+    batch = k8s_client.BatchV1Api(e2e_cluster.admin)
+    core = k8s_client.CoreV1Api(e2e_cluster.admin)
+    body = job("rooted", "print('never runs')", restricted=False, activeDeadlineSeconds=4)
+    batch.create_namespaced_job(e2e_namespace, body)
+
+    def refusal() -> Any:
+        events = core.list_namespaced_event(
+            e2e_namespace, field_selector="involvedObject.kind=Job,involvedObject.name=rooted"
+        ).items
+        return next((e for e in events if e.reason == "FailedCreate"), None)
+
+    event = wait_for("a FailedCreate event on the job", refusal, 30)
+    assert event.type == "Warning"
+    assert 'violates PodSecurity "restricted' in event.message
+    assert "runAsNonRoot" in event.message
+    assert not pods_of(core, e2e_namespace, "rooted")
+
+    done = finished_job(batch, e2e_namespace, "rooted", timeout=60)
+    assert conditions(done)["Failed"] == ("True", "DeadlineExceeded")
+    assert not done.status.failed  # no pod ever ran, so none failed
+    assert not pods_of(core, e2e_namespace, "rooted")
 
 
 def test_pod_failure_policy_fails_the_job_on_a_data_error_exit_code(
