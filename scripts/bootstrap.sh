@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh machine: a project venv with every extra, and the system packages the
-# tests need (Debian's redis-server). Downloads are cached under ~/.cache so a second run is quick.
+# tests need (Debian's redis-server, chromium and chromium-driver). Downloads are cached under ~/.cache so a
+# second run is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,4 +45,11 @@ if [ "${STOCKOPS_SKIP_SYSTEM_PACKAGES:-}" != "1" ] && ! command -v redis-server 
   echo "bootstrap: installing Debian's redis-server (prediction cache / online store tests)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
+if [ "${STOCKOPS_SKIP_SYSTEM_PACKAGES:-}" != "1" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "bootstrap: installing Debian's chromium and chromium-driver (the web console's browser tests)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
