@@ -235,6 +235,7 @@ def test_the_job_for_a_ticker_without_a_model_fails_with_a_reason(
         STOCKOPS_AGENT_TICKER="ZZZZ",
         STOCKOPS_AGENT_QUESTION=QUESTION,
         STOCKOPS_TERMINATION_LOG=str(log),
+        STOCKOPS_RESOURCE="Analysis/default/zzzz",  # as the operator's Job sets it
     )
     done = subprocess.run(
         [sys.executable, "-m", "stockops.agent"], env=env, capture_output=True, text=True, timeout=600
@@ -243,3 +244,5 @@ def test_the_job_for_a_ticker_without_a_model_fails_with_a_reason(
     message = json.loads(log.read_text())
     assert message["ok"] is False and message["reason"] == "ModelNotFound"
     assert "stockops-zzzz" in message["message"]
+    # A cluster user is pointed at the TickerModel, not at a CLI command they cannot run in the pod.
+    assert "TickerModel of ZZZZ" in message["message"] and "stockops train" not in message["message"]

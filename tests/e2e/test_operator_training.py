@@ -10,276 +10,21 @@ missing RBAC rule fails these tests.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from kubernetes import client as k8s_client
-
-GROUP, VERSION = "stockops.io", "v1alpha1"
-PLURALS = {"ParentModel": "parentmodels", "TickerModel": "tickermodels", "Analysis": "analyses"}
-OWNER_UID = "stockops.io/owner-uid"
-TRAIN_TIMEOUT = 900.0
-# Set to a folder to record every distinct state of our resources the tests read (Argo CD testdata).
-CAPTURE_ENV = "STOCKOPS_E2E_CAPTURE_DIR"
-HEALTH_DIR = Path(__file__).resolve().parents[2] / "deploy" / "argocd" / "stockops.io"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[Any], grace: float = 15.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def _capture(obj: dict[str, Any], seen: set[tuple[Any, ...]]) -> None:
-    """Write `obj` under $STOCKOPS_E2E_CAPTURE_DIR the first time its phase/conditions/generation occur."""
-    folder = os.environ.get(CAPTURE_ENV)
-    if not folder:
-        return
-    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
-    conditions = tuple((c["type"], c["status"], c.get("reason")) for c in status.get("conditions", ()))
-    key = (obj.get("kind"), meta.get("namespace"), meta.get("name"), meta.get("generation"),
-           status.get("observedGeneration"), status.get("phase"), conditions)  # fmt: skip
-    if key in seen:
-        return
-    seen.add(key)
-    trimmed = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
-    trimmed["metadata"].get("annotations", {}).pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    name = f"{meta.get('namespace')}-{obj.get('kind')}-{meta.get('name')}-{len(seen):03d}.yaml"
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    (Path(folder) / name).write_text(yaml.safe_dump(trimmed, sort_keys=False))
-
-
-def argocd_health(obj: dict[str, Any]) -> tuple[str, str]:
-    """(status, message) Argo CD shows for `obj`, from our health.lua for its kind."""
-    from stockops.gitops.lua_health import evaluate
-
-    health = evaluate((HEALTH_DIR / obj["kind"] / "health.lua").read_text(), obj)
-    return health.status, health.message
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
-
-
-@pytest.fixture(scope="module")
-def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`mlflow server` on loopback (SQLite + proxied artifacts): trainers log to it, predictors read it."""
-    external = os.environ.get("STOCKOPS_E2E_MLFLOW_URI")
-    if external:  # a cluster run: MLflow must be reachable from the pods, so the caller provides it
-        yield external
-        return
-    root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
-    log = root / "mlflow.log"
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-             "--artifacts-destination", str(root / "artifacts")],
-            cwd=root, stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{_tail(log)}")
-            time.sleep(0.5)
-        yield uri
-    finally:
-        _stop(process)
-
-
-@pytest.fixture(scope="module")
-def operator_rbac(e2e_cluster: Any, repo_root: Path) -> None:
-    """Bind the operator's test identity to exactly the ClusterRole the chart ships."""
-    documents = list(yaml.safe_load_all((repo_root / "deploy" / "rbac" / "operator.yaml").read_text()))
-    role = next(d for d in documents if d["kind"] == "ClusterRole")
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": "stockops-operator-e2e"},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": role["metadata"]["name"],
-        },
-        "subjects": [e2e_cluster.operator.subject],
-    }
-    manifest = yaml.safe_dump_all([role, binding])
-    e2e_cluster.kubectl_run("apply", "-f", "-", input=manifest)
-
-
-class OperatorProcess:
-    """`python -m stockops.operator` for one namespace, as the `stockops-operator` user."""
-
-    def __init__(
-        self, cluster: Any, namespace: str, mlflow: str, data_dir: Path, log: Path, **env: str
-    ) -> None:
-        self.log = log
-        self.metrics_port = _free_port()
-        source = f"csv:{data_dir}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("STOCKOPS_", "MLFLOW_"))},
-            "KUBECONFIG": str(cluster.operator.kubeconfig),
-            "MLFLOW_TRACKING_URI": mlflow,
-            "STOCKOPS_DATA_SOURCE": source,
-            "STOCKOPS_OPERATOR_TIMER_INTERVAL_SECONDS": "1",
-            "STOCKOPS_OPERATOR_JOB_BACKOFF_LIMIT": "1",
-            **env,
-        }
-        self.argv = [
-            sys.executable, "-m", "stockops.operator", "--namespace", namespace,
-            "--metrics-port", str(self.metrics_port), "--liveness", f"http://127.0.0.1:{_free_port()}/healthz",
-        ]  # fmt: skip
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> OperatorProcess:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up, as when a node dies."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
-            return str(response.read().decode())
-
-    def check_alive(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            pytest.fail(f"the operator exited with {self.process.returncode}:\n{_tail(self.log)}")
-
-
-@pytest.fixture
-def start_operator(
-    e2e_cluster: Any, executor: Any, operator_rbac: None, mlflow_uri: str, ohlcv_dir: Path, tmp_path: Path
-) -> Iterator[Callable[..., OperatorProcess]]:
-    started: list[OperatorProcess] = []
-
-    def start(namespace: str, **env: str) -> OperatorProcess:
-        log = tmp_path / f"operator-{len(started)}.log"
-        process = OperatorProcess(
-            e2e_cluster, namespace, env.pop("mlflow", mlflow_uri), ohlcv_dir, log, **env
-        )
-        started.append(process.start())
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
-
-
-class Api:
-    """Reads the resources under test as the admin."""
-
-    def __init__(self, cluster: Any, namespace: str) -> None:
-        self.custom = k8s_client.CustomObjectsApi(cluster.admin)
-        self.batch = k8s_client.BatchV1Api(cluster.admin)
-        self.namespace = namespace
-        self._captured: set[tuple[Any, ...]] = set()
-
-    def get(self, kind: str, name: str) -> dict[str, Any]:
-        obj = dict(
-            self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURALS[kind], name)
-        )
-        _capture(obj, self._captured)
-        return obj
-
-    def jobs(self, owner_uid: str | None = None, component: str | None = "training") -> list[Any]:
-        """Our Jobs (of one owner), training Jobs only unless `component` says otherwise (None: all)."""
-        selector = (
-            f"{OWNER_UID}={owner_uid}" if owner_uid else "app.kubernetes.io/managed-by=stockops-operator"
-        )
-        if component:
-            selector += f",app.kubernetes.io/component={component}"
-        return list(self.batch.list_namespaced_job(self.namespace, label_selector=selector).items)
-
-    def isvcs(self) -> list[dict[str, Any]]:
-        listed = self.custom.list_namespaced_custom_object(
-            "serving.kserve.io", "v1beta1", self.namespace, "inferenceservices"
-        )
-        return list(listed["items"])
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {})
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], Any],
-    *,
-    timeout: float,
-    operator: OperatorProcess | None = None,
-    describe: Callable[[], str] = lambda: "",
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if operator is not None:
-            operator.check_alive()
-        value = check()
-        if value:
-            return value
-        time.sleep(1.0)
-    log = _tail(operator.log) if operator else ""
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{describe()}\noperator log:\n{log}")
-
-
-def phase_is(api: Api, kind: str, name: str, *phases: str) -> Callable[[], dict[str, Any] | None]:
-    def check() -> dict[str, Any] | None:
-        obj = api.get(kind, name)
-        return obj if (obj.get("status") or {}).get("phase") in phases else None
-
-    return check
-
-
-def apply_resource(cluster: Any, namespace: str, kind: str, name: str, spec: dict[str, Any]) -> None:
-    """`kubectl apply` one of our resources, as a user would."""
-    manifest = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": name}, "spec": spec}
-    cluster.kubectl_run("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
 
 
 def test_examples_train_wait_transfer_and_serve(
-    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess], repo_root: Path
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Any, harness: Any, repo_root: Path
 ) -> None:
+    h = harness
     operator = start_operator(e2e_namespace)
-    api = Api(e2e_cluster, e2e_namespace)
+    api = h.Api(e2e_cluster, e2e_namespace)
     e2e_cluster.kubectl_run("apply", "-n", e2e_namespace, "-f", str(repo_root / "examples"))
     children = ("aapl", "msft")
 
@@ -290,11 +35,11 @@ def test_examples_train_wait_transfer_and_serve(
 
     # While the parent trains, the children wait with a reason that names it, and have no Job.
     saw_waiting = False
-    deadline = time.monotonic() + TRAIN_TIMEOUT
+    deadline = time.monotonic() + h.TRAIN_TIMEOUT
     while True:
         operator.check_alive()
         parent = api.get("ParentModel", "gspc")
-        if condition(parent, "Ready").get("status") == "True":
+        if h.condition(parent, "Ready").get("status") == "True":
             break
         for name in children:
             child = api.get("TickerModel", name)
@@ -302,12 +47,12 @@ def test_examples_train_wait_transfer_and_serve(
             assert phase in (None, "WaitingForParent"), f"{name} is {phase} before its parent is Ready"
             assert api.jobs(child["metadata"]["uid"]) == [], f"{name} got a Job before its parent was Ready"
             if phase == "WaitingForParent":
-                ready = condition(child, "ParentReady")
+                ready = h.condition(child, "ParentReady")
                 assert ready["status"] == "False" and ready["reason"] == "WaitingForParent"
                 assert "gspc" in ready["message"]
                 saw_waiting = True
         if (parent.get("status") or {}).get("phase") == "Failed" or time.monotonic() > deadline:
-            pytest.fail(f"parent did not become Ready:\n{show()}\n{_tail(operator.log)}")
+            pytest.fail(f"parent did not become Ready:\n{show()}\n{h.tail(operator.log)}")
         time.sleep(1.0)
     assert saw_waiting
 
@@ -318,10 +63,10 @@ def test_examples_train_wait_transfer_and_serve(
     assert parent["status"]["training"]["progressPercent"] == 100
 
     for name in children:
-        child = wait_for(
+        child = h.wait_for(
             f"TickerModel {name} Ready",
-            phase_is(api, "TickerModel", name, "Ready", "Failed"),
-            timeout=TRAIN_TIMEOUT,
+            h.phase_is(api, "TickerModel", name, "Ready", "Failed"),
+            timeout=h.TRAIN_TIMEOUT,
             operator=operator,
             describe=show,
         )
@@ -379,13 +124,13 @@ def test_examples_train_wait_transfer_and_serve(
     # Analysis no controller has answered yet is Progressing.
     for name in ("gspc", *children):
         obj = api.get("ParentModel" if name == "gspc" else "TickerModel", name)
-        assert argocd_health(obj)[0] == "Healthy", (name, argocd_health(obj))
-    apply_resource(
+        assert h.argocd_health(obj)[0] == "Healthy", (name, h.argocd_health(obj))
+    h.apply_resource(
         e2e_cluster, e2e_namespace, "Analysis", "aapl-outlook",
         {"tickerModelRef": {"name": "aapl"}, "question": "Where is AAPL heading this week?"},
     )  # fmt: skip
-    answered = phase_is(api, "Analysis", "aapl-outlook", "Ready", "Failed")
-    analysis = wait_for(
+    answered = h.phase_is(api, "Analysis", "aapl-outlook", "Ready", "Failed")
+    analysis = h.wait_for(
         "the example Analysis answered", answered, timeout=300, operator=operator, describe=show
     )
     assert analysis["status"]["phase"] == "Ready" and analysis["status"]["stance"] in (
@@ -393,7 +138,7 @@ def test_examples_train_wait_transfer_and_serve(
         "BEARISH",
         "NEUTRAL",
     )
-    assert argocd_health(analysis)[0] == "Healthy"
+    assert h.argocd_health(analysis)[0] == "Healthy"
 
     metrics = operator.metrics()
     assert 'stockops_operator_objects{kind="TickerModel",phase="Ready"} 2.0' in metrics
@@ -407,17 +152,18 @@ def test_examples_train_wait_transfer_and_serve(
 
 
 def test_ticker_without_data_fails_with_no_data(
-    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Any, harness: Any
 ) -> None:
+    h = harness
     operator = start_operator(e2e_namespace)
-    api = Api(e2e_cluster, e2e_namespace)
-    apply_resource(
+    api = h.Api(e2e_cluster, e2e_namespace)
+    h.apply_resource(
         e2e_cluster, e2e_namespace, "ParentModel", "nodata", {"ticker": "ZZZZ", "training": {"epochs": 1}}
     )
-    failed = wait_for(
-        "Failed", phase_is(api, "ParentModel", "nodata", "Failed"), timeout=300, operator=operator
+    failed = h.wait_for(
+        "Failed", h.phase_is(api, "ParentModel", "nodata", "Failed"), timeout=300, operator=operator
     )
-    ready = condition(failed, "Ready")
+    ready = h.condition(failed, "Ready")
     assert ready["status"] == "False" and ready["reason"] == "NoData", ready
     assert "ZZZZ" in ready["message"]
     (job,) = api.jobs(failed["metadata"]["uid"])
@@ -429,15 +175,16 @@ def test_ticker_without_data_fails_with_no_data(
 
 
 def test_failing_job_is_retried_then_failed(
-    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Any, harness: Any
 ) -> None:
+    h = harness
     # MLflow unreachable: the trainer fails fast with MlflowUnavailable (exit 1), which the Job retries.
     no_retries = json.dumps({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
     operator = start_operator(
-        e2e_namespace, mlflow=f"http://127.0.0.1:{_free_port()}", STOCKOPS_OPERATOR_EXTRA_ENV=no_retries
+        e2e_namespace, mlflow=f"http://127.0.0.1:{h.free_port()}", STOCKOPS_OPERATOR_EXTRA_ENV=no_retries
     )
-    api = Api(e2e_cluster, e2e_namespace)
-    apply_resource(
+    api = h.Api(e2e_cluster, e2e_namespace)
+    h.apply_resource(
         e2e_cluster,
         e2e_namespace,
         "ParentModel",
@@ -448,10 +195,10 @@ def test_failing_job_is_retried_then_failed(
             "training": {"epochs": 1, "backoffLimit": 1},
         },
     )
-    failed = wait_for(
-        "Failed", phase_is(api, "ParentModel", "flaky", "Failed"), timeout=600, operator=operator
+    failed = h.wait_for(
+        "Failed", h.phase_is(api, "ParentModel", "flaky", "Failed"), timeout=600, operator=operator
     )
-    ready = condition(failed, "Ready")
+    ready = h.condition(failed, "Ready")
     assert ready["reason"] == "MlflowUnavailable", ready
     assert "unreachable" in ready["message"] and "2 attempt(s), BackoffLimitExceeded" in ready["message"]
     assert failed["status"]["training"]["attempt"] == 2
@@ -463,15 +210,16 @@ def test_failing_job_is_retried_then_failed(
     assert attempts and "MlflowUnavailable" in attempts[0]["message"] and attempts[0]["type"] == "Warning"
     (job,) = api.jobs(failed["metadata"]["uid"])
     assert job.status.failed == 2
-    assert argocd_health(failed) == ("Degraded", ready["message"])
+    assert h.argocd_health(failed) == ("Degraded", ready["message"])
 
 
 def test_operator_killed_mid_training_converges_without_duplicates(
-    e2e_cluster: Any, e2e_namespace: str, start_operator: Callable[..., OperatorProcess]
+    e2e_cluster: Any, e2e_namespace: str, start_operator: Any, harness: Any
 ) -> None:
+    h = harness
     operator = start_operator(e2e_namespace)
-    api = Api(e2e_cluster, e2e_namespace)
-    apply_resource(
+    api = h.Api(e2e_cluster, e2e_namespace)
+    h.apply_resource(
         e2e_cluster,
         e2e_namespace,
         "ParentModel",
@@ -482,13 +230,13 @@ def test_operator_killed_mid_training_converges_without_duplicates(
             "training": {"epochs": 8, "patience": 8},
         },
     )
-    wait_for("Training", phase_is(api, "ParentModel", "gspc", "Training"), timeout=300, operator=operator)
+    h.wait_for("Training", h.phase_is(api, "ParentModel", "gspc", "Training"), timeout=300, operator=operator)
     uid = api.get("ParentModel", "gspc")["metadata"]["uid"]
     (job,) = api.jobs(uid)
     operator.kill()
 
     # A child applied while no operator runs is picked up after the restart.
-    apply_resource(
+    h.apply_resource(
         e2e_cluster,
         e2e_namespace,
         "TickerModel",
@@ -502,19 +250,19 @@ def test_operator_killed_mid_training_converges_without_duplicates(
         },
     )
     restarted = start_operator(e2e_namespace)
-    ready = wait_for(
+    ready = h.wait_for(
         "parent Ready after restart",
-        phase_is(api, "ParentModel", "gspc", "Ready", "Failed"),
-        timeout=TRAIN_TIMEOUT,
+        h.phase_is(api, "ParentModel", "gspc", "Ready", "Failed"),
+        timeout=h.TRAIN_TIMEOUT,
         operator=restarted,
     )
     assert ready["status"]["phase"] == "Ready"
     jobs = api.jobs(uid)
     assert [j.metadata.uid for j in jobs] == [job.metadata.uid]  # the same Job, never a second one
-    done = wait_for(
+    done = h.wait_for(
         "child Ready",
-        phase_is(api, "TickerModel", "msft", "Ready", "Failed"),
-        timeout=TRAIN_TIMEOUT,
+        h.phase_is(api, "TickerModel", "msft", "Ready", "Failed"),
+        timeout=h.TRAIN_TIMEOUT,
         operator=restarted,
     )
     assert done["status"]["phase"] == "Ready"
@@ -544,15 +292,17 @@ def _drifted_prices(ohlcv_dir: Path, out: Path, ticker: str, sessions: int = 80)
 def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rolls(
     e2e_cluster: Any,
     e2e_namespace: str,
-    start_operator: Callable[..., OperatorProcess],
+    start_operator: Any,
+    harness: Any,
     repo_root: Path,
     ohlcv_dir: Path,
     tmp_path: Path,
 ) -> None:
+    h = harness
     drifted = _drifted_prices(ohlcv_dir, tmp_path / "drifted", "AAPL")
     _drifted_prices(ohlcv_dir, drifted, "MSFT")  # one registered model per ticker: one ticker each
     operator = start_operator(e2e_namespace)
-    api = Api(e2e_cluster, e2e_namespace)
+    api = h.Api(e2e_cluster, e2e_namespace)
     e2e_cluster.kubectl_run(
         "apply", "-n", e2e_namespace, "-f", str(repo_root / "examples/parentmodel-gspc.yaml")
     )
@@ -570,18 +320,18 @@ def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rol
         "serving": {"enabled": False},
         "monitoring": {"schedule": "* * * * *"},
     }
-    apply_resource(e2e_cluster, e2e_namespace, "TickerModel", "msft-watch", watched)
+    h.apply_resource(e2e_cluster, e2e_namespace, "TickerModel", "msft-watch", watched)
     # ... and one that retrains on drift, checked on demand
     retrained = {**child, "retrain": {"onDrift": True, "minIntervalMinutes": 1}}
-    apply_resource(e2e_cluster, e2e_namespace, "TickerModel", "aapl-drift", retrained)
+    h.apply_resource(e2e_cluster, e2e_namespace, "TickerModel", "aapl-drift", retrained)
 
     def show() -> str:
         return e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace, "-o", "yaml", check=False).stdout
 
-    first = wait_for(
+    first = h.wait_for(
         "aapl-drift Ready",
-        phase_is(api, "TickerModel", "aapl-drift", "Ready", "Failed"),
-        timeout=TRAIN_TIMEOUT,
+        h.phase_is(api, "TickerModel", "aapl-drift", "Ready", "Failed"),
+        timeout=h.TRAIN_TIMEOUT,
         operator=operator,
         describe=show,
     )
@@ -600,8 +350,13 @@ def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rol
 
         return check
 
-    watch = wait_for("a scheduled check of msft-watch", drift_checked("msft-watch"), timeout=TRAIN_TIMEOUT,
-                     operator=operator, describe=show)  # fmt: skip
+    watch = h.wait_for(
+        "a scheduled check of msft-watch",
+        drift_checked("msft-watch"),
+        timeout=h.TRAIN_TIMEOUT,
+        operator=operator,
+        describe=show,
+    )
     monitoring = watch["status"]["monitoring"]
     assert "failure" not in monitoring, monitoring
     assert monitoring["scheduledAt"].endswith(":00Z") and monitoring["jobName"].startswith("msft-watch-mon-")
@@ -612,9 +367,9 @@ def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rol
     # no Redis forecast log in this cluster: the live check says why it cannot score anything
     assert monitoring["live"]["verdict"] == "InsufficientData"
     assert "no forecast log configured" in monitoring["live"]["message"]
-    assert condition(watch, "Drifted")["status"] == "True"
-    assert condition(watch, "Degraded")["status"] == "Unknown"
-    assert condition(watch, "Ready")["status"] == "True"  # a drifted model still serves
+    assert h.condition(watch, "Drifted")["status"] == "True"
+    assert h.condition(watch, "Degraded")["status"] == "Unknown"
+    assert h.condition(watch, "Ready")["status"] == "True"  # a drifted model still serves
 
     uid = first["metadata"]["uid"]
 
@@ -627,7 +382,7 @@ def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rol
         ready = status.get("phase") == "Ready" and (status.get("inference") or {}).get("modelVersion") == new
         return obj if fresh and ready else None
 
-    after = wait_for("aapl-drift retrained on drift and rolled", rolled, timeout=TRAIN_TIMEOUT,
+    after = h.wait_for("aapl-drift retrained on drift and rolled", rolled, timeout=h.TRAIN_TIMEOUT,
                      operator=operator, describe=show)  # fmt: skip
     new_version = after["status"]["mlflow"]["servingVersion"]
     (isvc,) = [i for i in api.isvcs() if i["metadata"]["name"] == "aapl-drift"]

@@ -186,3 +186,27 @@ def test_an_llm_endpoint_that_does_not_answer_is_llm_unavailable_after_retries()
     with pytest.raises(LLMUnavailable, match="did not answer") as caught:
         LlmWriter(settings).write(f, compute_stance(f), None, None)
     assert caught.value.reason == "LLMUnavailable"
+
+
+@pytest.mark.parametrize(
+    ("resource", "named", "not_named"),
+    [
+        (None, "STOCKOPS_LLM_ENDPOINT", "spec.llm"),
+        ("Analysis/team-a/aapl-vol", "spec.llm.endpoint", "STOCKOPS_"),
+    ],
+    ids=["cli", "analysis-job"],
+)
+def test_an_unanswered_llm_names_the_setting_its_user_can_change(
+    resource: str | None, named: str, not_named: str
+) -> None:
+    """In a cluster the operator owns the Job's environment: the message names the Analysis field."""
+    settings = AgentSettings(
+        llm_endpoint=f"http://127.0.0.1:{closed_port()}/v1",
+        llm_max_retries=0,
+        llm_timeout_seconds=5,
+        resource=resource,
+    )
+    f = facts()
+    with pytest.raises(LLMUnavailable) as caught:
+        LlmWriter(settings).write(f, compute_stance(f), None, None)
+    assert named in str(caught.value) and not_named not in str(caught.value)

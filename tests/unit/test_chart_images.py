@@ -21,6 +21,7 @@ IMAGES = {
     "operator": ("stockops/operator", "operator/Dockerfile", "stockops.operator", "operator"),
     "trainer": ("stockops/trainer", "images/trainer/Dockerfile", "stockops.trainer", "trainer"),
     "predictor": ("stockops/predictor", "images/predictor/Dockerfile", "stockops.predictor", "predictor"),
+    "agent": ("stockops/agent", "images/agent/Dockerfile", "stockops.agent", "agent"),
 }
 
 
@@ -54,7 +55,7 @@ def test_operator_defaults_name_the_chart_repositories(repo_root: Path) -> None:
     chart = yaml.safe_load((repo_root / "charts" / "stockops" / "Chart.yaml").read_text())
     version = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["version"]
     assert chart["appVersion"] == version  # the images' tag is the chart's appVersion, this release
-    for component in ("trainer", "predictor"):
+    for component in ("trainer", "predictor", "agent"):
         expected = f"{values['image']['registry']}/{IMAGES[component][0]}:{version}"
         assert defaults[f"{component}_image"].default == expected
         registry = expected.split("/", 1)[0]

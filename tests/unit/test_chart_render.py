@@ -157,6 +157,8 @@ NON_DEFAULT: dict[str, Any] = {
         "uiUri": "https://ui.example.com",
     },
     "redis": {"enabled": False, "url": "redis://cache.example.com:6380/1"},
+    "agent": {"image": {"tag": "ag-1"}},
+    "qdrant": {"enabled": False, "url": "https://qdrant.example.com:6333"},
 }
 
 
@@ -267,6 +269,9 @@ def test_default_env_points_the_operator_at_the_in_chart_services(
     assert settings.data_source == "yfinance"  # not auto: no silent synthetic fallback in a cluster
     assert settings.trainer_image == "docker.io/stockops/trainer:0.1.0"
     assert settings.predictor_image == "docker.io/stockops/predictor:0.1.0"
+    assert settings.agent_image == "docker.io/stockops/agent:0.1.0"
+    # No Qdrant by default: agent Jobs run without the semantic cache and each Analysis says so.
+    assert "STOCKOPS_OPERATOR_QDRANT_URL" not in env and settings.qdrant_url is None
     redis = "redis://stockops-redis.stockops-system.svc:6379/0"
     assert env["STOCKOPS_REDIS_URL"] == redis
     assert settings.extra_env == {"STOCKOPS_REDIS_URL": redis}  # reaches every Job and predictor
@@ -310,6 +315,8 @@ def test_non_default_values_reach_the_operator(render, settings_from) -> None:
     assert settings.data_source == "csv:/data/ohlcv"
     assert settings.trainer_image == "ghcr.io/acme/stockops/trainer:e2e"
     assert settings.predictor_image == "ghcr.io/acme/stockops/predictor:e2e"
+    assert settings.agent_image == "ghcr.io/acme/stockops/agent:ag-1"
+    assert settings.qdrant_url == "https://qdrant.example.com:6333"
     assert settings.image_pull_policy == "Always"
     assert (settings.job_backoff_limit, settings.job_active_deadline_seconds, settings.job_ttl_seconds) == (
         4,
@@ -342,9 +349,10 @@ def test_kind_script_flags_set_the_tag_of_all_three_images(render, settings_from
     # docker.io/stockops/operator:e2e is the name `kind load` gives the locally built stockops/operator:e2e
     assert _container(deployment)["image"] == "docker.io/stockops/operator:e2e"
     settings = settings_from(_env(deployment))
-    assert (settings.trainer_image, settings.predictor_image) == (
+    assert (settings.trainer_image, settings.predictor_image, settings.agent_image) == (
         "docker.io/stockops/trainer:e2e",
         "docker.io/stockops/predictor:e2e",
+        "docker.io/stockops/agent:e2e",
     )
 
 
@@ -459,9 +467,51 @@ def test_redis_persistence_turns_on_the_append_only_file(default_objects: Object
 # security
 
 
-def test_every_pod_runs_non_root_with_a_read_only_root_and_no_capabilities(default_objects: Objects) -> None:
-    deployments = [o for o in default_objects if o["kind"] == "Deployment"]
-    assert len(deployments) == 3
+@pytest.fixture(scope="module")
+def qdrant_objects(render) -> Objects:
+    return render({"qdrant": {"enabled": True}})
+
+
+def test_in_chart_qdrant_is_what_the_agents_cache_uses(qdrant_objects: Objects, settings_from) -> None:
+    names = _names(qdrant_objects)
+    assert {
+        ("Deployment", "stockops-qdrant"),
+        ("Service", "stockops-qdrant"),
+        ("PersistentVolumeClaim", "stockops-qdrant"),
+    } <= names
+    operator = _one(qdrant_objects, "Deployment", "stockops-operator")
+    url = settings_from(_env(operator)).qdrant_url
+    assert url == "http://stockops-qdrant.stockops-system.svc:6333"
+    service = _one(qdrant_objects, "Service", "stockops-qdrant")
+    deployment = _one(qdrant_objects, "Deployment", "stockops-qdrant")
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["ports"][0]["port"] == int(url.rsplit(":", 1)[1])
+    container = _container(deployment)
+    assert container["image"].endswith("-unprivileged")  # the root image cannot run restricted
+    env = _env(deployment)
+    # Every path Qdrant writes is a mount: the read-only root holds none of them.
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {env["QDRANT__STORAGE__STORAGE_PATH"], env["QDRANT__STORAGE__SNAPSHOTS_PATH"]} <= mounts
+    assert env["QDRANT_INIT_FILE_PATH"].rsplit("/", 1)[0] in mounts
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}  # one process owns the storage
+    probes = (container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"])
+    assert {p["path"] for p in probes} == {"/readyz", "/livez"}
+
+
+def test_qdrant_without_a_claim_keeps_reports_in_an_empty_dir(render) -> None:
+    objects = render({"qdrant": {"enabled": True, "persistence": {"enabled": False}}})
+    assert ("PersistentVolumeClaim", "stockops-qdrant") not in _names(objects)
+    volumes = _one(objects, "Deployment", "stockops-qdrant")["spec"]["template"]["spec"]["volumes"]
+    assert next(v for v in volumes if v["name"] == "storage") == {"name": "storage", "emptyDir": {}}
+
+
+@pytest.mark.parametrize("with_qdrant", [False, True], ids=["defaults", "qdrant"])
+def test_every_pod_runs_non_root_with_a_read_only_root_and_no_capabilities(
+    default_objects: Objects, qdrant_objects: Objects, with_qdrant: bool
+) -> None:
+    objects = qdrant_objects if with_qdrant else default_objects
+    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    assert len(deployments) == (4 if with_qdrant else 3)
     for deployment in deployments:
         pod = deployment["spec"]["template"]["spec"]
         name = deployment["metadata"]["name"]
@@ -489,6 +539,11 @@ def test_mlflow_and_redis_run_as_their_images_users(default_objects: Objects) ->
         if d["kind"] == "Deployment"
     }
     assert users == {"stockops-operator": 10001, "stockops-mlflow": 10001, "stockops-redis": 999}
+
+
+def test_qdrant_runs_as_its_images_user(qdrant_objects: Objects) -> None:
+    pod = _one(qdrant_objects, "Deployment", "stockops-qdrant")["spec"]["template"]["spec"]
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (1000, 1000)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -524,6 +579,9 @@ def test_helm_installs_the_generated_crds(render, repo_root: Path) -> None:
         ({"redis": {"enabled": False, "url": "cache:6379"}}, "/redis/url"),
         ({"redis": {"enabled": False, "url": "redis://:hunter2@cache:6379/0"}}, "/redis/url"),
         ({"workloadSecrets": ["Not_A_Name"]}, "/workloadSecrets/0"),
+        ({"qdrant": {"url": "https://key@qdrant.example.com"}}, "/qdrant/url"),
+        ({"qdrant": {"url": "qdrant:6333"}}, "/qdrant/url"),
+        ({"agent": {"image": {"repository": "Stockops/Agent"}}}, "/agent/image/repository"),
         # helm names the wrong parent for propertyNames errors, so match the property itself
         ({"workloadEnv": {"BAD-NAME": "x"}}, "invalid propertyName 'BAD-NAME'"),
     ],

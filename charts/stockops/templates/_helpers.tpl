@@ -51,6 +51,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-redis" (include "stockops.fullname" .) }}
 {{- end }}
 
+{{- define "stockops.qdrantName" -}}
+{{- printf "%s-qdrant" (include "stockops.fullname" .) }}
+{{- end }}
+
+{{/*
+The Qdrant the agent Jobs' semantic cache uses: the in-chart one, else qdrant.url (empty: cache off).
+*/}}
+{{- define "stockops.qdrantUrl" -}}
+{{- if .Values.qdrant.enabled }}
+{{- printf "http://%s.%s.svc:%d" (include "stockops.qdrantName" .) .Release.Namespace (int .Values.qdrant.port) }}
+{{- else }}
+{{- .Values.qdrant.url }}
+{{- end }}
+{{- end }}
+
 {{- define "stockops.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "stockops.operatorName" .) .Values.serviceAccount.name }}

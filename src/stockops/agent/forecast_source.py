@@ -17,6 +17,7 @@ from typing import Any
 
 from stockops.agent.errors import AnalysisInputError
 from stockops.agent.facts import DriftFacts, ForecastFacts, ForecastPointFact, MetricFacts
+from stockops.agent.settings import CLI_NAMES
 from stockops.config import Settings
 
 
@@ -88,9 +89,16 @@ def drift_facts(run: dict[str, Any] | None) -> DriftFacts | None:
 
 
 def registry_forecast(
-    ticker: str, settings: Settings, *, days: int, version: str | None = None
+    ticker: str,
+    settings: Settings,
+    *,
+    days: int,
+    version: str | None = None,
+    train_hint: str = CLI_NAMES.train,
 ) -> ForecastFacts:
-    """The production (or given) version's forecast, computed here from the online feature window."""
+    """The production (or given) version's forecast, computed here from the online feature window.
+
+    ``train_hint`` is what the ModelNotFound message tells the user to train (CLI or TickerModel)."""
     from stockops.feature_access import forecast_window
     from stockops.model.forecasting import forecast_prices
     from stockops.registry.loading import ModelNotFoundError
@@ -103,8 +111,7 @@ def registry_forecast(
     except ModelNotFoundError as exc:
         raise AnalysisInputError(
             f"{ticker}: no {'version ' + version if version else 'production version'} of {name} to "
-            f"analyse; train one first (`stockops train-child {ticker}`, or `stockops train-parent "
-            f"--ticker {ticker}`), then run the analysis again",
+            f"analyse; train one first with {train_hint.format(ticker=ticker)}, then run the analysis again",
             reason="ModelNotFound",
         ) from exc
     spec = bundle.feature_spec

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from stockops.agent.errors import LLMRejected, LLMUnavailable
 from stockops.agent.facts import AnalysisFacts
 from stockops.agent.report import Critique, DraftProse
-from stockops.agent.settings import AgentSettings
+from stockops.agent.settings import AgentSettings, setting_names
 from stockops.agent.stance import StanceCall
 from stockops.agent.template_writer import write_template
 
@@ -115,11 +115,12 @@ class LlmWriter:
 
     def __init__(self, settings: AgentSettings) -> None:
         if settings.llm_endpoint is None:
-            raise ValueError("LlmWriter needs STOCKOPS_LLM_ENDPOINT")
+            raise ValueError(f"LlmWriter needs {setting_names(settings).endpoint}")
         from langchain_openai import ChatOpenAI
 
         self.generator = settings.generator
         self.endpoint = settings.llm_endpoint
+        self.names = setting_names(settings)
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
         chat = ChatOpenAI(
             base_url=settings.llm_endpoint,
@@ -181,13 +182,13 @@ class LlmWriter:
         ) as exc:
             raise LLMUnavailable(
                 f"the LLM endpoint {self.endpoint} did not answer ({type(exc).__name__}: {_short(exc)}); "
-                "check STOCKOPS_LLM_ENDPOINT, or unset it to use the template writer"
+                f"check {self.names.endpoint}, or unset it to use the template writer"
             ) from exc
         except openai.APIStatusError as exc:
             raise LLMRejected(
                 f"the LLM endpoint {self.endpoint} refused the request "
                 f"(HTTP {exc.status_code}: {_short(exc)}); "
-                "check STOCKOPS_LLM_MODEL_NAME and the API key"
+                f"check {self.names.model} and {self.names.api_key}"
             ) from exc
         except openai.OpenAIError as exc:  # e.g. LengthFinishReasonError from the parse helper
             raise WriterOutputError(f"the LLM's answer could not be read: {_short(exc)}") from exc

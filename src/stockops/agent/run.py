@@ -29,7 +29,7 @@ from stockops.agent.facts import AnalysisFacts, ForecastFacts, MarketFacts, Metr
 from stockops.agent.nodes import AnalysisDeps, Progress, today_freshness
 from stockops.agent.report import Report, ReportScore
 from stockops.agent.semantic_cache import CacheKey, CacheStatus, SemanticCache, cache_plan
-from stockops.agent.settings import AgentSettings
+from stockops.agent.settings import AgentSettings, setting_names
 from stockops.config import Settings
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,9 @@ def read_forecast(
     if agent.predictor_url:
         return predictor_forecast(ticker, agent.predictor_url, days=agent.forecast_days)
     try:
-        return registry_forecast(ticker, settings, days=agent.forecast_days, version=version)
+        return registry_forecast(
+            ticker, settings, days=agent.forecast_days, version=version, train_hint=setting_names(agent).train
+        )
     except DataError as exc:
         raise AnalysisInputError(f"{exc}", reason="NoData") from exc
 

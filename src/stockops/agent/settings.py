@@ -24,6 +24,7 @@ STOCKOPS_QDRANT_URL                qdrant_url                          none: emb
 STOCKOPS_QDRANT_API_KEY            qdrant_api_key                      none
 STOCKOPS_SEMANTIC_CACHE            semantic_cache                      ``auto``
 STOCKOPS_CACHE_THRESHOLD           cache_threshold                     see `semantic_cache`
+STOCKOPS_RESOURCE                  resource                            none (the operator sets it)
 =================================  ==================================  ==================================
 
 ``STOCKOPS_LLM_MODEL_NAME`` rather than ``..._MODEL``: `scripts/build-llm.sh` prints ``STOCKOPS_LLM_GGUF``
@@ -32,6 +33,7 @@ STOCKOPS_CACHE_THRESHOLD           cache_threshold                     see `sema
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -83,6 +85,10 @@ class AgentSettings(BaseSettings):
         default="auto", description="auto: Qdrant server if set, else local storage (off in a cluster)."
     )
     cache_threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0.0, le=1.0)
+    resource: str | None = Field(
+        default=None,
+        description="The Analysis this run answers (set by the operator on its Jobs); unset: the CLI.",
+    )
 
     @field_validator("llm_endpoint", "predictor_url", "qdrant_url", mode="before")
     @classmethod
@@ -101,6 +107,37 @@ class AgentSettings(BaseSettings):
     def generator(self) -> str:
         """``template`` or ``llm:<model>``: what writes the prose (a semantic-cache key part too)."""
         return "template" if self.llm_endpoint is None else f"llm:{self.llm_model}"
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """Where a user changes what went wrong: the Analysis fields in a cluster, env and flags locally.
+
+    Error messages name these, so a cluster user is never told to set an environment variable that the
+    operator owns."""
+
+    endpoint: str
+    model: str
+    api_key: str
+    train: str
+
+
+CLI_NAMES = SettingNames(
+    endpoint="STOCKOPS_LLM_ENDPOINT (--endpoint)",
+    model="STOCKOPS_LLM_MODEL_NAME (--model)",
+    api_key="STOCKOPS_LLM_API_KEY",
+    train="`stockops train-child {ticker}` (or `stockops train-parent --ticker {ticker}`)",
+)
+RESOURCE_NAMES = SettingNames(
+    endpoint="spec.llm.endpoint",
+    model="spec.llm.model",
+    api_key="the Secret in spec.llm.secretRef",
+    train="the TickerModel of {ticker} (its promotion gate may have refused every version so far)",
+)
+
+
+def setting_names(settings: AgentSettings) -> SettingNames:
+    return RESOURCE_NAMES if settings.resource else CLI_NAMES
 
 
 def load_agent_settings(**overrides: object) -> AgentSettings:
