@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -188,8 +189,12 @@ def train_and_register(
     *,
     progress: bool = False,
     output_dir: Path | None = None,
+    on_epoch: Callable[[Any], None] | None = None,
 ) -> TrainingSummary:
-    """Fetch data, train (from scratch or from the parent), evaluate on the test split, publish."""
+    """Fetch data, train (from scratch or from the parent), evaluate on the test split, publish.
+
+    ``on_epoch`` is called with each epoch's stats after they are logged to the run (the local gateway
+    shows progress with it)."""
     from stockops.backtest import check_history, walk_forward_in_run
     from stockops.model.experiment import run_experiment
     from stockops.monitoring.reference import reference_rows
@@ -251,7 +256,7 @@ def train_and_register(
             synthetic=synthetic,
             feature_version=FEATURE_SET_VERSION,
             parent_version=parent_label.split("/")[1] if parent_label else None,
-            on_epoch=epoch_logger(client, run_id),
+            on_epoch=_each(epoch_logger(client, run_id), on_epoch),
             progress=progress,
         )
         data_ranges = _data_ranges(result)
@@ -338,6 +343,17 @@ def train_and_register(
         split=metrics["split"],
         backtest=metrics.get("backtest"),
     )
+
+
+def _each(*callbacks: Callable[[Any], None] | None) -> Callable[[Any], None]:
+    """One epoch callback that calls each given one in order."""
+    chosen = [c for c in callbacks if c is not None]
+
+    def call(stats: Any) -> None:
+        for callback in chosen:
+            callback(stats)
+
+    return call
 
 
 # The training run's charts (MLflow artifacts under plots/, and files in the output folder).
