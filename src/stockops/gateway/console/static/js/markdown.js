@@ -71,12 +71,21 @@ function list(lines) {
     parent.children.push(item);
     stack.push(item);
   }
-  const build = (items) =>
-    h(
-      items[0].ordered ? "ol" : "ul",
-      {},
-      items.map((item) => h("li", {}, inline(item.text), item.children.length ? build(item.children) : null)),
+  // siblings become one <ul> or <ol> per run of the same marker kind
+  const build = (items) => {
+    const runs = [];
+    for (const item of items) {
+      if (runs.at(-1)?.[0].ordered === item.ordered) runs.at(-1).push(item);
+      else runs.push([item]);
+    }
+    return runs.map((run) =>
+      h(
+        run[0].ordered ? "ol" : "ul",
+        {},
+        run.map((item) => h("li", {}, inline(item.text), item.children.length ? build(item.children) : null)),
+      ),
     );
+  };
   return build(root.children);
 }
 
@@ -120,7 +129,7 @@ export function renderMarkdown(text) {
     if (LIST_ITEM.test(line)) {
       const items = [];
       while (i < lines.length && LIST_ITEM.test(lines[i])) items.push(lines[i++]);
-      fragment.append(list(items));
+      fragment.append(...list(items));
       continue;
     }
     if (/^\s*(-{3,}|\*{3,})\s*$/.test(line)) {

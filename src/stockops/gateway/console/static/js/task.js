@@ -6,6 +6,8 @@ import { h, sleep } from "./dom.js";
 import { pct } from "./format.js";
 
 export const DONE_PHASES = new Set(["Ready", "Succeeded"]);
+// Phases of work still going on (a training waits for its parent, deploys; an analysis runs).
+export const BUSY_PHASES = new Set(["Pending", "WaitingForParent", "Training", "Deploying", "Running"]);
 export const FAILED_PHASES = new Set(["Failed"]);
 
 export class TaskFailedError extends Error {
@@ -91,8 +93,8 @@ export async function watchTask(taskId, { onUpdate, intervalMs = 1000, maxMinute
       throw err;
     }
     onUpdate?.(status);
-    if (DONE_PHASES.has(status.phase)) return status;
     if (FAILED_PHASES.has(status.phase)) throw new TaskFailedError(status);
+    if (DONE_PHASES.has(status.phase) || status.done === true) return status;
     await sleep(intervalMs);
   }
   throw new Error(`task ${taskId} still not done after ${maxMinutes} minutes`);

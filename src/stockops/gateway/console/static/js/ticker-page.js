@@ -7,9 +7,8 @@ import { byId, fill, h, queryParam } from "./dom.js";
 import { NO_EDGE_NOTE, renderFanChart } from "./fanchart.js";
 import { num, pct, signed, withInterval } from "./format.js";
 import { mountKeyPanel } from "./keypanel.js";
-import { TaskFailedError, progressView, watchTask } from "./task.js";
+import { BUSY_PHASES, TaskFailedError, progressView, watchTask } from "./task.js";
 
-const BUSY_PHASES = new Set(["Pending", "Training", "WaitingForParent"]);
 const ticker = normalizeTicker(queryParam("ticker"));
 let watching = null; // {taskId, done}: the training being polled, so two loads share one poll
 
@@ -105,10 +104,27 @@ function metricsView(m) {
 }
 
 function renderDetail(detail) {
-  fill(byId("ticker-name"), [detail.name, detail.model_version ? `model version ${detail.model_version}` : ""].filter(Boolean).join(" · "));
+  fill(
+    byId("ticker-name"),
+    [
+      detail.name,
+      detail.kind === "parent" ? "parent model" : detail.parent ? `transferred from ${detail.parent}` : "",
+      detail.model_version ? `model version ${detail.model_version}` : "",
+      detail.data_as_of ? `data as of ${detail.data_as_of}` : "",
+      detail.message ?? "",
+    ]
+      .filter(Boolean)
+      .join(" · "),
+  );
   setPhase(detail.phase);
   byId("ticker-synthetic").hidden = !detail.synthetic;
   fill(byId("metrics-panel"), metricsView(detail.metrics));
+  if (detail.horizon_days) {
+    const days = byId("forecast-days");
+    days.max = String(detail.horizon_days);
+    if (Number(days.value) > detail.horizon_days) days.value = String(detail.horizon_days);
+  }
+  if (detail.drift) renderDrift(detail.drift);
   if (detail.live) renderLive(detail.live);
   else if (typeof detail.live_skill === "number") renderLive({ skill: detail.live_skill });
 }
@@ -122,7 +138,14 @@ function renderForecast(history, answer) {
   byId("ticker-synthetic").hidden = !answer.synthetic;
   fill(
     byId("forecast-meta"),
-    `as of ${answer.as_of}, last close ${num(answer.last_close)}, model version ${answer.model_version ?? "n/a"}, ${answer.cached ? "cached answer" : "fresh answer"}`,
+    [
+      `as of ${answer.as_of}, last close ${num(answer.last_close)}`,
+      `model version ${answer.model_version ?? "n/a"}`,
+      answer.cached ? "cached answer" : "fresh answer",
+      answer.data_note ?? "",
+    ]
+      .filter(Boolean)
+      .join(", "),
   );
   const table = byId("forecast-table");
   const naiveByDate = new Map((answer.naive ?? []).map((p) => [p.date, p.close]));
@@ -161,8 +184,11 @@ async function loadForecast() {
   renderForecast(await history, data);
 }
 
+let lastDetail = null;
+
 async function loadDetail() {
   const { data } = await api.ticker(ticker);
+  lastDetail = data;
   renderDetail(data);
   return data;
 }
@@ -292,7 +318,7 @@ async function load() {
   } catch (err) {
     fill(byId("fan-chart"), h("p", { class: "error", "data-testid": "forecast-error" }, errorMessage(err)));
   }
-  await loadDrift();
+  if (!lastDetail?.drift) await loadDrift();
 }
 
 document.title = `StockOps console: ${ticker || "ticker"}`;

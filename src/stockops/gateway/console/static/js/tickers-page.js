@@ -6,9 +6,8 @@ import { analysisHref, clearNotice, normalizeTicker, phaseBadge, showError, tick
 import { byId, fill, h } from "./dom.js";
 import { signed } from "./format.js";
 import { mountKeyPanel } from "./keypanel.js";
-import { progressView, watchTask } from "./task.js";
+import { BUSY_PHASES, progressView, watchTask } from "./task.js";
 
-const BUSY_PHASES = new Set(["Pending", "Training", "WaitingForParent"]);
 let refreshTimer = null;
 
 function row(t) {
