@@ -31,8 +31,8 @@ import yaml
 
 # Token users the test server creates besides admin. They have no rights until a test (or the chart's
 # RBAC) binds them: `restricted` proves RBAC denials, `stockops-operator` runs the operator under its
-# own least-privilege ClusterRole in e2e tests.
-TESTENV_USERS: tuple[str, ...] = ("restricted", "stockops-operator")
+# own least-privilege ClusterRole in e2e tests, `stockops-gateway` the gateway under the chart's Role.
+TESTENV_USERS: tuple[str, ...] = ("restricted", "stockops-operator", "stockops-gateway")
 SERVER_READY_TIMEOUT_S = 240.0
 _STOP_GRACE_S = 30.0
 _LOG_TAIL_LINES = 60

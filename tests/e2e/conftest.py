@@ -6,8 +6,8 @@
   once into a cache by scripts/build-testenv.sh) is started for the session, our CRDs (crds/*.yaml) are
   installed, and the `executor` fixture plays kubelet, Job controller, garbage collector and KServe.
 
-Either way the tests get the same `E2ECluster`: an admin client, two unprivileged users (`restricted`,
-`stockops-operator`) with their kubeconfigs and RBAC subjects, and a kubectl. Every process started here
+Either way the tests get the same `E2ECluster`: an admin client, three unprivileged users (`restricted`,
+`stockops-operator`, `stockops-gateway`) with their kubeconfigs and RBAC subjects, and a kubectl. Every process started here
 is stopped by pid at the end; a test server that dies fails the run with its log.
 """
 
@@ -58,6 +58,7 @@ class E2ECluster:
     admin: k8s_client.ApiClient
     restricted: ClusterUser
     operator: ClusterUser
+    gateway: ClusterUser
     kubectl: Path
     work_dir: Path
     crds: tuple[str, ...] = ()
@@ -134,7 +135,7 @@ def _external_users(admin: k8s_client.ApiClient, admin_kubeconfig: Path, work_di
     cfg = k8s_client.Configuration()
     k8s_config.load_kube_config(config_file=str(admin_kubeconfig), client_configuration=cfg)
     users = []
-    for name in ("restricted", "stockops-operator"):
+    for name in ("restricted", "stockops-operator", "stockops-gateway"):
         try:
             core.create_namespaced_service_account(ns, {"metadata": {"name": name}})
         except k8s_client.ApiException as exc:
@@ -180,7 +181,7 @@ def e2e_cluster(repo_root: Path) -> Iterator[E2ECluster]:
                 pytest.fail(f"{CLUSTER_ENV}=external needs KUBECONFIG pointing at the cluster under test")
             kubeconfig = Path(kubeconfig_env.split(os.pathsep)[0])
             admin = k8s_config.new_client_from_config(config_file=str(kubeconfig))
-            restricted, operator = _external_users(admin, kubeconfig, work_dir)
+            restricted, operator, gateway = _external_users(admin, kubeconfig, work_dir)
             yield E2ECluster(
                 local=False,
                 server=admin.configuration.host,
@@ -188,6 +189,7 @@ def e2e_cluster(repo_root: Path) -> Iterator[E2ECluster]:
                 admin=admin,
                 restricted=restricted,
                 operator=operator,
+                gateway=gateway,
                 kubectl=kubectl,
                 work_dir=work_dir,
             )
@@ -214,6 +216,7 @@ def e2e_cluster(repo_root: Path) -> Iterator[E2ECluster]:
             admin=admin,
             restricted=local_user("restricted"),
             operator=local_user("stockops-operator"),
+            gateway=local_user("stockops-gateway"),
             kubectl=kubectl,
             work_dir=work_dir,
             crds=crds,

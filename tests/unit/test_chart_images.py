@@ -22,6 +22,7 @@ IMAGES = {
     "trainer": ("stockops/trainer", "images/trainer/Dockerfile", "stockops.trainer", "trainer"),
     "predictor": ("stockops/predictor", "images/predictor/Dockerfile", "stockops.predictor", "predictor"),
     "agent": ("stockops/agent", "images/agent/Dockerfile", "stockops.agent", "agent"),
+    "gateway": ("stockops/gateway", "images/gateway/Dockerfile", "stockops.gateway", "gateway"),
 }
 
 

@@ -582,6 +582,10 @@ def test_helm_installs_the_generated_crds(render, repo_root: Path) -> None:
         ({"qdrant": {"url": "https://key@qdrant.example.com"}}, "/qdrant/url"),
         ({"qdrant": {"url": "qdrant:6333"}}, "/qdrant/url"),
         ({"agent": {"image": {"repository": "Stockops/Agent"}}}, "/agent/image/repository"),
+        ({"gateway": {"corsOrigins": ["*"]}}, "/gateway/corsOrigins/0"),
+        ({"gateway": {"parentTicker": "not a ticker"}}, "/gateway/parentTicker"),
+        ({"gateway": {"apiKeys": {"existingSecret": "Keys_Secret"}}}, "/gateway/apiKeys/existingSecret"),
+        ({"gateway": {"rateLimit": {"requests": 0}}}, "/gateway/rateLimit/requests"),
         # helm names the wrong parent for propertyNames errors, so match the property itself
         ({"workloadEnv": {"BAD-NAME": "x"}}, "invalid propertyName 'BAD-NAME'"),
     ],
@@ -594,3 +598,116 @@ def test_schema_rejects_invalid_values(
     assert done.returncode != 0, f"accepted invalid values {values}"
     assert "values don't meet the specifications of the schema" in done.stderr
     assert message in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# the gateway (off by default)
+
+GATEWAY = {"gateway": {"enabled": True, "apiKeys": {"existingSecret": "stockops-gateway-keys"}}}
+
+
+def _gateway_settings(deployment: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """GatewaySettings read from exactly the pod's environment, as the gateway process would."""
+    from stockops.gateway.settings import GatewaySettings
+
+    for name in list(os.environ):
+        if name.startswith(("STOCKOPS_", "MLFLOW_")):
+            monkeypatch.delenv(name)
+    for name, value in _env(deployment).items():
+        monkeypatch.setenv(name, value)
+    return GatewaySettings()
+
+
+def test_the_gateway_needs_a_keys_secret(helm: Path, chart: Path, tmp_path: Path) -> None:
+    done = _helm(helm, "template", RELEASE, str(chart), values={"gateway": {"enabled": True}}, tmp=tmp_path)
+    assert done.returncode != 0 and "gateway.apiKeys.existingSecret is required" in done.stderr
+
+
+def test_the_gateway_runs_in_cluster_mode_with_only_its_rules(
+    render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stockops.gateway.rbac import gateway_rules
+
+    objects = render(GATEWAY)
+    assert {
+        ("ServiceAccount", "stockops-gateway"),
+        ("Role", "stockops-gateway"),
+        ("RoleBinding", "stockops-gateway"),
+        ("Service", "stockops-gateway"),
+        ("Deployment", "stockops-gateway"),
+    } <= _names(objects)
+    role = _one(objects, "Role", "stockops-gateway")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert _triples(role["rules"]) == _triples(gateway_rules(reset_enabled=False))
+    binding = _one(objects, "RoleBinding", "stockops-gateway")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "stockops-gateway", "namespace": NAMESPACE}
+    ]
+    deployment = _one(objects, "Deployment", "stockops-gateway")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "stockops-gateway"
+    container = _container(deployment)
+    assert container["image"] == "docker.io/stockops/gateway:0.1.0"
+    settings = _gateway_settings(deployment, monkeypatch)
+    assert (settings.mode, settings.host, settings.namespace) == ("cluster", "0.0.0.0", NAMESPACE)
+    assert settings.allows_reset is False and settings.cors_origins == []
+    assert settings.redis_url == "redis://stockops-redis.stockops-system.svc:6379/0"  # shared rate limits
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    keys = next(v for v in pod["volumes"] if v["name"] == "keys")
+    assert keys["secret"]["secretName"] == "stockops-gateway-keys"
+    assert str(settings.keys_file).startswith(mounts["keys"]["mountPath"] + "/")
+    assert mounts["keys"]["readOnly"] is True
+    assert settings.keys_file is not None and settings.keys_file.name == keys["secret"]["items"][0]["path"]
+    for probe in (container["readinessProbe"], container["livenessProbe"]):
+        assert probe["httpGet"] == {"path": "/health", "port": "http"}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": settings.port}
+    service = _one(objects, "Service", "stockops-gateway")
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    context = container["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsUser"] == 1000  # images/gateway/Dockerfile's USER
+
+
+def test_gateway_values_reach_it(render, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from stockops.gateway.rbac import gateway_rules
+    from stockops.gateway.template import load_template
+
+    values = {
+        "gateway": {
+            **GATEWAY["gateway"],
+            "namespace": "models",
+            "reset": {"enabled": True},
+            "corsOrigins": ["https://console.example.com"],
+            "rateLimit": {"requests": 30, "windowSeconds": 10},
+            "parentTicker": "SPY",
+            "tickerTemplate": {
+                "transfer": {"strategy": "freeze", "epochs": 3},
+                "data": {"start": "2015-01-01"},
+            },
+        }
+    }
+    objects = render(values)
+    role = _one(objects, "Role", "stockops-gateway")
+    assert role["metadata"]["namespace"] == "models"  # the Role lives where the resources are
+    assert _triples(role["rules"]) == _triples(gateway_rules(reset_enabled=True))
+    deployment = _one(objects, "Deployment", "stockops-gateway")
+    settings = _gateway_settings(deployment, monkeypatch)
+    assert (settings.namespace, settings.allows_reset, settings.cors_origins) == (
+        "models",
+        True,
+        ["https://console.example.com"],
+    )
+    assert (settings.rate_limit_requests, settings.rate_limit_window_seconds, settings.parent_ticker) == (
+        30,
+        10.0,
+        "SPY",
+    )
+    config_map = _one(objects, "ConfigMap", "stockops-gateway-templates")
+    mount = next(m for m in _container(deployment)["volumeMounts"] if m["name"] == "templates")
+    assert settings.ticker_template is not None
+    assert str(settings.ticker_template.parent) == mount["mountPath"]
+    text = config_map["data"][settings.ticker_template.name]
+    path = tmp_path / settings.ticker_template.name
+    path.write_text(text)
+    template = load_template(path, "TickerModel")  # what the gateway checks at start
+    assert template["spec"]["transfer"] == {"strategy": "freeze", "epochs": 3}
