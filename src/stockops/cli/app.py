@@ -19,6 +19,8 @@ from rich.console import Console
 from stockops.cli.errors import one_line_errors
 from stockops.cli.render import SYNTHETIC_BANNER, forecast_table, metrics_table, summary_table
 from stockops.config import Settings, load_settings
+from stockops.gateway.cli import gateway as gateway_command
+from stockops.gateway.cli import key_app as gateway_key_app
 
 app = typer.Typer(
     name="stockops",
@@ -29,6 +31,9 @@ app = typer.Typer(
 )
 features_app = typer.Typer(help="Feature store (Feast): ingest prices into features, materialize windows.")
 app.add_typer(features_app, name="features")
+# The HTTP gateway and its API keys (the commands live in stockops.gateway.cli).
+app.command("gateway")(gateway_command)
+app.add_typer(gateway_key_app, name="gateway-key")
 # Rich falls back to 80 columns when stdout is not a terminal (CI logs, pipes); tables need more.
 console = Console() if sys.stdout.isatty() else Console(width=140)
 

@@ -16,7 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from stockops.gateway.names import TICKER_PATTERN, TaskKind, normalize_ticker
 
@@ -51,7 +59,22 @@ def _ticker(value: Any) -> str:
 def _question(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {type(value).__name__}")
-    return " ".join(value.split())
+    text = " ".join(value.split())
+    if not MIN_QUESTION_CHARS <= len(text) <= MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"must have {MIN_QUESTION_CHARS} to {MAX_QUESTION_CHARS} characters (spaces collapsed), "
+            f"got {len(text)}"
+        )
+    return text
+
+
+def _days(value: int) -> int:
+    if not 1 <= value <= MAX_DAYS:
+        raise ValueError(
+            f"must be between 1 and the model's horizon (no model forecasts more than {MAX_DAYS} sessions; "
+            f"the default models forecast 5), got {value}"
+        )
+    return value
 
 
 Ticker = Annotated[
@@ -65,13 +88,20 @@ Ticker = Annotated[
 ]
 Days = Annotated[
     int,
-    Field(ge=1, le=MAX_DAYS, description="Trading sessions ahead: 1 .. the model's horizon (at most 250)."),
+    AfterValidator(_days),
+    Field(
+        description="Trading sessions ahead: 1 .. the model's horizon (at most 250).",
+        json_schema_extra={"minimum": 1, "maximum": MAX_DAYS},
+    ),
 ]
 Epochs = Annotated[int, Field(ge=1, le=MAX_EPOCHS, description="Maximum training epochs.")]
 Question = Annotated[
     str,
     BeforeValidator(_question),
-    Field(min_length=MIN_QUESTION_CHARS, max_length=MAX_QUESTION_CHARS, description="The question asked."),
+    Field(
+        description="The question asked.",
+        json_schema_extra={"minLength": MIN_QUESTION_CHARS, "maxLength": MAX_QUESTION_CHARS},
+    ),
 ]
 
 
@@ -102,11 +132,12 @@ class TrainChildRequest(StrictRequest):
     )
     epochs: Epochs | None = None
 
-    @model_validator(mode="after")
-    def _parent_is_another_ticker(self) -> TrainChildRequest:
-        if self.parent is not None and self.parent == self.ticker:
-            raise ValueError(f"parent must be another ticker than {self.ticker}")
-        return self
+    @field_validator("parent")
+    @classmethod
+    def _parent_is_another_ticker(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value == info.data.get("ticker"):
+            raise ValueError(f"must be another ticker than the child {value}")
+        return value
 
 
 class AnalyzeRequest(StrictRequest):
