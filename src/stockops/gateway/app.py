@@ -530,7 +530,7 @@ def make_backend(settings: Settings, config: GatewaySettings) -> Backend:
             "STOCKOPS_GATEWAY_MODE=cluster needs stockops.gateway.cluster_backend, which this installation "
             "does not have; use the gateway image, or STOCKOPS_GATEWAY_MODE=local"
         ) from None
-    return ClusterBackend(settings, config)  # type: ignore[no-any-return]
+    return ClusterBackend(config)  # type: ignore[no-any-return]
 
 
 def create_app(
