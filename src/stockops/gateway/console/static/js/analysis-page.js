@@ -16,6 +16,7 @@ export function reportOf(answer) {
     confidence: result?.confidence ?? null,
     markdown: result?.report_markdown ?? result?.markdown ?? "",
     cached: Boolean(result?.cached),
+    cacheNote: result?.cache_note ?? "",
     modelVersion: result?.model_version ?? null,
     generator: result?.generator ?? null,
     ticker: result?.ticker ?? null,
@@ -27,7 +28,11 @@ function showReport(ticker, report) {
   fill(stance, report.stance ?? "n/a");
   stance.className = `stance stance-${String(report.stance ?? "none").toLowerCase()}`;
   fill(byId("analysis-confidence"), report.confidence ?? "n/a");
-  fill(byId("analysis-cached"), report.cached ? "cached (same model version and data date)" : "fresh");
+  fill(
+    byId("analysis-cached"),
+    report.cached ? "cached" : "fresh",
+    report.cacheNote ? h("span", { class: "muted" }, ` (${report.cacheNote})`) : "",
+  );
   byId("analysis-cached").dataset.cached = String(report.cached);
   fill(
     byId("analysis-model"),

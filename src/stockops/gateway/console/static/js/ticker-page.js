@@ -107,7 +107,7 @@ function renderDetail(detail) {
   fill(
     byId("ticker-name"),
     [
-      detail.name,
+      detail.name ? `resource ${detail.name}` : "",
       detail.kind === "parent" ? "parent model" : detail.parent ? `transferred from ${detail.parent}` : "",
       detail.model_version ? `model version ${detail.model_version}` : "",
       detail.data_as_of ? `data as of ${detail.data_as_of}` : "",
@@ -202,7 +202,7 @@ function driftView(result) {
       "Verdict: ",
       h("strong", { "data-testid": "drift-verdict" }, result.verdict ?? "n/a"),
       result.share !== undefined && result.share !== null ? ` (${pct(result.share, 0)} of tested inputs drifted)` : "",
-      result.checked_at ? `, checked ${result.checked_at}` : "",
+      result.checked_at ? `, checked ${String(result.checked_at).replace(/\.\d+/, "")}` : "",
     ),
     result.message ? h("p", { class: "muted" }, result.message) : null,
     features.length
