@@ -234,6 +234,15 @@ def _by_testid(browser: Any, testid: str) -> list[Any]:
     return browser.find_elements("css selector", f"[data-testid='{testid}']")
 
 
+# The progress block's phase text and bar value, read in one step inside the page: the block is
+# re-rendered on every poll, so two WebDriver reads could straddle a re-render (a stale element).
+PROGRESS_READ = """
+const block = document.querySelector(arguments[0] + " [data-testid=task-progress]");
+return block && [block.querySelector("[data-testid=task-phase]").textContent,
+                 block.querySelector("progress").value];
+"""
+
+
 def _enter_key(browser: Any, key: str) -> None:
     browser.find_element("id", "api-key-input").send_keys(key)
     browser.find_element("id", "api-key-save").click()
@@ -288,12 +297,9 @@ def test_a_new_ticker_trains_to_ready_and_its_fan_chart_appears(
     while time.monotonic() < deadline:
         if _by_testid(browser, "new-ticker-link"):
             break
-        for block in _by_testid(browser, "task-progress"):
-            try:
-                phase = block.get_attribute("data-phase")
-                value = block.find_element("css selector", "progress").get_attribute("value")
-            except Exception:  # re-rendered between the two reads: read the next one
-                continue
+        shown = browser.execute_script(PROGRESS_READ, "#new-ticker-result")
+        if shown:
+            phase, value = shown
             if not seen_phases or seen_phases[-1] != phase:
                 seen_phases.append(phase)
             seen_progress.append(float(value))
@@ -346,6 +352,38 @@ def test_a_new_ticker_trains_to_ready_and_its_fan_chart_appears(
     browser.save_screenshot(str(artifacts / "06-ticker-msft-drift.png"))
 
 
+def test_an_unknown_tickers_page_trains_it_on_request_with_progress_then_draws_the_chart(
+    browser: Any, gateway: Gateway, page: Callable[[str], None], artifacts: Path
+) -> None:
+    page("/ticker.html?ticker=googl")
+    if "key set" not in browser.find_element("id", "api-key-status").text:
+        _enter_key(browser, gateway.key)
+    start = _wait(browser, lambda b: b.find_elements("id", "ticker-train"), 30, "the train button")[0]
+    assert "GOOGL has no model yet" in browser.find_element("id", "notice").text
+    code, _ = gateway.call("GET", "/tickers/GOOGL")
+    assert code == 404, "visiting the page must not start a training"
+    start.click()
+
+    training = browser.find_element("id", "training-section")
+    _wait(browser, lambda b: training.is_displayed(), 30, "the training section")
+    phases: list[str] = []
+    deadline = time.monotonic() + TRAINING_TIMEOUT
+    while time.monotonic() < deadline and not _by_testid(browser, "chart-median"):
+        shown = browser.execute_script(PROGRESS_READ, "#training-panel")
+        if shown and (not phases or phases[-1] != shown[0]):
+            phases.append(shown[0])
+        time.sleep(0.2)
+    assert _by_testid(browser, "chart-median"), f"no chart after the training; phases seen {phases}"
+    history = _by_testid(browser, "chart-history")  # the prices stored by the training, fetched after it
+    assert history and history[0].get_attribute("d").count("L") >= 50, "no price history in the chart"
+    assert phases and phases[0] != "Ready", phases
+    assert training.find_element("css selector", "[data-testid='task-phase']").text == "Ready"
+    assert training.find_element("css selector", "progress").get_attribute("value") == "100"
+    assert browser.find_element("css selector", "#ticker-phase [data-testid='ticker-phase']").text == "Ready"
+    assert "[" in browser.find_element("css selector", "[data-testid='metric-skill']").text
+    browser.save_screenshot(str(artifacts / "07-ticker-googl-trained.png"))
+
+
 def _ask(browser: Any, question: str) -> str:
     """Submit the analysis form and wait for the report; returns the stance shown."""
     box = browser.find_element("id", "analysis-question")
@@ -387,12 +425,12 @@ def test_an_analysis_shows_the_report_with_stance_and_confidence_fresh_then_cach
     assert "Stance" in headings and "Forecast" in headings, headings
     assert stance in report.text  # the report's own stance section says the same call
     assert report.find_elements("css selector", "table"), "the forecast table is rendered as a table"
-    browser.save_screenshot(str(artifacts / "07-analysis-fresh.png"))
+    browser.save_screenshot(str(artifacts / "08-analysis-fresh.png"))
 
     # the same question about the same model version and data date: the semantic cache answers
     assert _ask(browser, question) == stance
     assert browser.find_element("id", "analysis-cached").text.startswith("cached")
-    browser.save_screenshot(str(artifacts / "08-analysis-cached.png"))
+    browser.save_screenshot(str(artifacts / "09-analysis-cached.png"))
 
 
 def test_report_markdown_becomes_text_never_markup(browser: Any, page: Callable[[str], None]) -> None:

@@ -169,19 +169,22 @@ function renderForecast(history, answer) {
 async function loadForecast() {
   const days = Number(byId("forecast-days").value);
   const historyDays = Number(byId("history-days").value);
-  const history = api.history(ticker, historyDays).then(
-    ({ data }) => (Array.isArray(data) ? data : (data?.history ?? [])),
-    () => [],
-  );
+  const fetchHistory = () =>
+    api.history(ticker, historyDays).then(
+      ({ data }) => (Array.isArray(data) ? data : (data?.history ?? [])),
+      () => [],
+    );
+  let history = fetchHistory(); // beside the forecast call, not after it
   let { status, data } = await api.predict(ticker, days);
   if (status === 202) {
+    history = null; // a ticker new to the gateway has no stored prices until its training ingests them
     fill(byId("fan-chart"), h("p", { class: "muted" }, "the model is training: the chart appears when it is ready"));
     await followTraining(data.task_id);
     ({ status, data } = await api.predict(ticker, days));
     await loadDetail();
   }
   if (status !== 200) throw new Error(`${ticker}: no forecast yet (HTTP ${status})`);
-  renderForecast(await history, data);
+  renderForecast(await (history ?? fetchHistory()), data);
 }
 
 let lastDetail = null;
@@ -307,18 +310,39 @@ async function load() {
     }
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      showNotice(`${ticker} has no model yet: asking for a forecast starts its training`);
+      offerTraining();
     } else {
       showError(err);
-      return;
     }
+    return;
   }
+  await forecastOrSayWhy();
+  if (!lastDetail?.drift) await loadDrift();
+}
+
+async function forecastOrSayWhy() {
   try {
     await loadForecast();
   } catch (err) {
     fill(byId("fan-chart"), h("p", { class: "error", "data-testid": "forecast-error" }, errorMessage(err)));
   }
-  if (!lastDetail?.drift) await loadDrift();
+}
+
+/** No model and no training yet: visiting the page starts nothing; a button does. */
+function offerTraining() {
+  showNotice(`${ticker} has no model yet`);
+  const start = h(
+    "button",
+    { type: "button", id: "ticker-train" },
+    `Forecast ${ticker} (starts its training from the parent)`,
+  );
+  start.addEventListener("click", async () => {
+    start.disabled = true;
+    clearNotice();
+    await forecastOrSayWhy();
+    await loadDrift();
+  });
+  fill(byId("fan-chart"), h("p", {}, start));
 }
 
 document.title = `StockOps console: ${ticker || "ticker"}`;
@@ -327,7 +351,7 @@ byId("ticker-analysis-link").href = analysisHref(ticker);
 mountKeyPanel(load);
 byId("forecast-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  loadForecast().catch((err) => fill(byId("fan-chart"), h("p", { class: "error" }, errorMessage(err))));
+  forecastOrSayWhy();
 });
 byId("drift-run").addEventListener("click", runDriftCheck);
 load();
