@@ -447,6 +447,8 @@ def test_report_markdown_becomes_text_never_markup(browser: Any, page: Callable[
             active: box.querySelectorAll("script, img, iframe, [onerror], [onclick]").length,
             links: [...box.querySelectorAll("a")].map((a) => a.getAttribute("href")),
             strong: [...box.querySelectorAll("strong")].map((e) => e.textContent),
+            styled: box.querySelectorAll("[style]").length,
+            right: [...box.querySelectorAll("td.align-right")].map((e) => e.textContent),
           });
         });
         """,
@@ -459,3 +461,5 @@ def test_report_markdown_becomes_text_never_markup(browser: Any, page: Callable[
     assert "<b>x</b>" in rendered["text"]
     assert rendered["strong"] == ["bold"]
     assert rendered["links"] == ["https://example.org"]
+    # alignment by class, never a style attribute (a strict CSP stays possible)
+    assert rendered["styled"] == 0 and rendered["right"] == ["1"]
