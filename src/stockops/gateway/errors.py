@@ -51,7 +51,7 @@ class TaskNotFoundError(GatewayError):
     status_code = 404
 
     def __init__(self, task_id: str) -> None:
-        super().__init__(f"no task {task_id}", field="task_id")
+        super().__init__(f"task_id {task_id} names no task", field="task_id")
         self.task_id = task_id
 
 

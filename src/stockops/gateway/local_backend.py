@@ -95,6 +95,8 @@ class LocalBackend:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._recorded: dict[tuple[str, int], str] = {}
+        self._connected = False
+        self._connect_lock = threading.Lock()
         self._forecast_log: Any = None
 
     # --- forecasts ---------------------------------------------------------------------------------
@@ -116,6 +118,7 @@ class LocalBackend:
         from stockops.registry.naming import registered_model_name
 
         name = registered_model_name(ticker)
+        self._connect_once()
         try:
             bundle, version = cached_forecast_bundle(self.settings, name)
         except ModelNotFoundError:
@@ -385,11 +388,24 @@ class LocalBackend:
             ),
         )
 
+    def _connect_once(self) -> None:
+        """Connect to the registry once, serialised: the first connection creates the MLflow experiment,
+        and two requests racing to create it would fail one of them."""
+        if self._connected:
+            return
+        from stockops.registry.tracking import TrackingTarget, connect
+
+        with self._connect_lock:
+            if not self._connected:
+                connect(TrackingTarget.from_settings(self.settings))
+                self._connected = True
+
     def _production_version(self, ticker: str) -> str | None:
         from stockops.registry.loading import ModelNotFoundError, resolve_version
         from stockops.registry.naming import registered_model_name
         from stockops.registry.tracking import TrackingTarget, connect
 
+        self._connect_once()
         client = connect(TrackingTarget.from_settings(self.settings))
         try:
             return str(resolve_version(client, registered_model_name(ticker)).version)
@@ -567,7 +583,7 @@ class LocalBackend:
         try:
             closes = recent_closes(ticker, days, self.settings, until=dt.date.today())
         except FeatureStoreEmpty:
-            raise UnknownTickerError(ticker, f"no prices of {ticker} are stored yet") from None
+            raise UnknownTickerError(ticker, f"ticker {ticker} has no stored prices yet") from None
         return [PricePoint(date=d.date(), close=float(c)) for d, c in closes.items()]
 
     async def list_tickers(self) -> list[TickerSummary]:
@@ -601,6 +617,7 @@ class LocalBackend:
         from stockops.registry.local_cache import cached_metrics
         from stockops.registry.tracking import TrackingTarget, connect
 
+        self._connect_once()
         client = connect(TrackingTarget.from_settings(self.settings))
         out: dict[str, dict[str, Any]] = {}
         for model in client.search_registered_models(filter_string="name LIKE 'stockops-%'"):
@@ -676,6 +693,7 @@ class LocalBackend:
                 "reset when they have finished"
             )
         forget_mlflow_connections()
+        self._connected = False
         home = self.settings.home_dir
         removed = []
         for name in RESET_PATHS:
@@ -713,20 +731,34 @@ class LocalBackend:
 
 
 def forget_mlflow_connections() -> None:
-    """Dispose the SQLAlchemy engines MLflow keeps per database URI (class-level maps of its tracking
-    and registry stores), so the next call after a reset opens, and re-creates, a fresh ``mlflow.db``
-    instead of writing into the deleted file through a pooled connection."""
+    """Make this process's next MLflow call open ``mlflow.db`` afresh, after a reset deleted it.
+
+    MLflow keeps, per database URI, a store object (``lru_cache`` on the tracking and registry store
+    registries) holding a SQLAlchemy engine (a class-level map on each store class) whose pooled
+    connections still point at the deleted file. Each is cleared here; a new store then creates the
+    file and its tables as on a first run. Internal names, so looked up defensively; the gateway's
+    component test trains after a reset and would catch a change."""
     import sys
 
-    for module in ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store"):
-        loaded = sys.modules.get(module)
-        store = getattr(loaded, "SqlAlchemyStore", None) if loaded is not None else None
+    registries = (
+        ("mlflow.tracking._tracking_service.registry", "TrackingStoreRegistry"),
+        ("mlflow.tracking._model_registry.registry", "ModelRegistryStoreRegistry"),
+    )
+    for module_name, class_name in registries:
+        cls = getattr(sys.modules.get(module_name), class_name, None)
+        cached = getattr(cls, "_get_store_with_resolved_uri", None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+    for module_name in (
+        "mlflow.store.tracking.sqlalchemy_store",
+        "mlflow.store.model_registry.sqlalchemy_store",
+    ):
+        store = getattr(sys.modules.get(module_name), "SqlAlchemyStore", None)
         engines = getattr(store, "_engine_map", None)
-        if not isinstance(engines, dict):
-            continue
-        for engine in list(engines.values()):
-            engine.dispose()
-        engines.clear()
+        if isinstance(engines, dict):
+            for engine in list(engines.values()):
+                engine.dispose()
+            engines.clear()
 
 
 def model_metrics(metrics: dict[str, Any]) -> ModelMetrics:
