@@ -724,6 +724,10 @@ class LocalBackend:
             "interrupted_at_start": len(self.interrupted),
         }
 
+    def running(self) -> list[str]:
+        """Tasks a worker is running or will run now (their threads would keep the process alive)."""
+        return sorted(task_id for task_id, f in list(self._futures.items()) if not f.done())
+
     async def close(self) -> None:
         self._trainers.shutdown(wait=False, cancel_futures=True)
         self._analysts.shutdown(wait=False, cancel_futures=True)

@@ -10,6 +10,8 @@ The banner is printed once the socket is bound, so a port already in use never s
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,4 +90,21 @@ def run(host: str | None = None, port: int | None = None, *, echo: Callable[[str
         app, host=host, port=port, log_level=level, access_log=settings.verbose, server_header=False
     )
     logging.getLogger("stockops").setLevel(logging.INFO if settings.verbose else logging.WARNING)
-    AnnouncingServer(uv_config).run()
+    try:
+        AnnouncingServer(uv_config).run()  # SIGTERM: uvicorn re-raises it after its shutdown, ending us
+    finally:
+        _exit_if_busy(app, echo)
+
+
+def _exit_if_busy(app: Any, echo: Callable[[str], Any]) -> None:
+    running = getattr(app.state.gateway.backend, "running", lambda: [])()
+    if running:
+        # Worker threads are joined at interpreter exit: without this a stop would wait for every
+        # running training. Their tasks are marked Interrupted at the next start (the task store).
+        echo(
+            f"stopped with {len(running)} task(s) unfinished ({', '.join(running)}): "
+            "they are marked Interrupted at the next start"
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
