@@ -229,6 +229,34 @@ def test_a_new_ticker_trains_through_its_resource_and_is_forecast_then_analysed(
     code, rows = gateway.call("GET", "/tickers", key="read")
     assert code == 200 and ("AAPL", "Ready") in {(r["ticker"], r["phase"]) for r in rows}
 
+    # The console's data: the ticker's detail (metrics with intervals) and its price history.
+    code, detail = gateway.call("GET", "/tickers/AAPL", key="read")
+    assert code == 200 and detail["phase"] == "Ready" and detail["horizon_days"] == 5, detail
+    assert detail["metrics"]["per_horizon"][0]["step"] == 1
+    code, history = gateway.call("GET", "/tickers/AAPL/history?days=30", key="read")
+    assert code == 200 and len(history) == 30, history
+    # The chart's last point is the close the forecast starts from (the predictor rounds prices to cents).
+    assert history[-1]["date"] == forecast["as_of"], (history[-3:], forecast["as_of"])
+    assert abs(history[-1]["close"] - forecast["last_close"]) < 0.01, (history[-1], forecast["last_close"])
+
+    # A drift check is the monitor annotation; its result lands in the status, read back here.
+    code, none_yet = gateway.call("GET", "/monitor/AAPL/drift", key="read")
+    assert code == 404 and "POST /monitor/AAPL" in none_yet["detail"]
+    code, requested = gateway.call("POST", "/monitor/AAPL")
+    assert code == 200 and requested["verdict"] == "Pending", requested  # MONITOR_WAIT_SECONDS=0
+    annotations = api.get("TickerModel", "aapl")["metadata"]["annotations"]
+    assert annotations["stockops.io/monitor"].startswith("gateway-")
+
+    def drift_checked() -> dict[str, Any] | None:
+        code, body = gateway.call("GET", "/monitor/AAPL/drift", key="read")
+        return body if code == 200 else None
+
+    drift = h.wait_for(
+        "the drift check through the gateway", drift_checked, timeout=300, operator=operator, describe=show
+    )
+    assert drift["verdict"] in {"NoDrift", "Drifted", "InsufficientData"}
+    assert drift["model_version"] == forecast["model_version"]
+
     # A question becomes an Analysis; the answer is its status and the report ConfigMap.
     question = {"ticker": "AAPL", "question": "Should I worry about volatility this week?"}
     code, accepted = gateway.call("POST", "/analyze", question)
