@@ -7,8 +7,8 @@
   installed, and the `executor` fixture plays kubelet, Job controller, garbage collector and KServe.
 
 Either way the tests get the same `E2ECluster`: an admin client, three unprivileged users (`restricted`,
-`stockops-operator`, `stockops-gateway`) with their kubeconfigs and RBAC subjects, and a kubectl. Every process started here
-is stopped by pid at the end; a test server that dies fails the run with its log.
+`stockops-operator`, `stockops-gateway`) with their kubeconfigs and RBAC subjects, and a kubectl. Every
+process started here is stopped by pid at the end; a test server that dies fails the run with its log.
 """
 
 from __future__ import annotations
