@@ -239,6 +239,11 @@ def test_public_pages_need_no_key(gateway: Gateway) -> None:
     for page in ("/docs", "/"):
         response = httpx.get(f"{gateway.url}{page}", timeout=10)
         assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+    # The console (and every API answer) under the strict same-origin policy its browser tests run with.
+    for page in ("/", "/health", "/tickers"):
+        policy = httpx.get(f"{gateway.url}{page}", timeout=10).headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, page
 
 
 def test_no_key_or_a_wrong_key_is_401_with_a_challenge(gateway: Gateway) -> None:

@@ -1,7 +1,8 @@
 """The HTTP API (FastAPI): the seed systems' endpoints over a `Backend`, with keys, rate limits, request
 limits, typed errors and metrics. `create_app` builds it; nothing here knows local from cluster.
 
-Request handling, outermost first: metrics (route template, status, latency) -> CORS (only when
+Request handling, outermost first: metrics (route template, status, latency) -> security headers
+(`stockops.gateway.middleware`) -> CORS (only when
 ``STOCKOPS_GATEWAY_CORS_ORIGINS`` lists origins; otherwise no CORS headers at all) -> body size limit
 (``413`` before anything parses the body) -> routing -> for every route except ``/health``, ``/docs``,
 ``/openapi.json`` and the console: the key (``401`` with ``WWW-Authenticate``), the per-key rate limit
@@ -15,7 +16,6 @@ validation errors add ``errors`` (one per field).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,7 +28,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockops import __version__
 from stockops.config import Settings, load_settings
@@ -37,6 +36,7 @@ from stockops.gateway.auth import Scope as KeyScope
 from stockops.gateway.backend import Backend, TrainingKind
 from stockops.gateway.errors import GatewayError, InvalidRequestError, NotReadyError, UnknownTickerError
 from stockops.gateway.metrics import CONTENT_TYPE, GatewayMetrics
+from stockops.gateway.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from stockops.gateway.names import TaskId, normalize_ticker
 from stockops.gateway.ratelimit import (
     MemorySlidingWindow,
@@ -409,98 +409,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"internal error: {type(exc).__name__}", "field": None}, status_code=500)
 
 
-# --- middleware ----------------------------------------------------------------------------------
-
-
-class BodyLimitMiddleware:
-    """``413`` for a body over ``max_bytes``, decided before any handler parses it: from
-    Content-Length when sent, else by reading (and buffering) at most ``max_bytes`` + one chunk."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                await self._refuse(scope, receive, send, 400, "Content-Length is not a number")
-                return
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, 413, self._too_large(size))
-                return
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, 413, self._too_large(None))
-                return
-            if not message.get("more_body"):
-                break
-        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-
-        async def replayed() -> Message:
-            return replay.pop() if replay else await receive()
-
-        await self.app(scope, replayed, send)
-
-    def _too_large(self, size: int | None) -> str:
-        got = f" ({size} bytes)" if size is not None else ""
-        return f"body: request body too large{got}; at most {self.max_bytes} bytes"
-
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-        response = JSONResponse(
-            {"detail": detail, "field": "body"}, status_code=status, headers={"Connection": "close"}
-        )
-        await response(scope, receive, send)
-
-
-class MetricsMiddleware:
-    """Counts and times every HTTP request by route template, method and status."""
-
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None)
-            label = (
-                path if path and getattr(route, "methods", None) else "<static>" if route else "<unmatched>"
-            )
-            method = scope.get("method", "GET")
-            self.metrics.requests.labels(route=label, method=method, status=str(status["code"])).inc()
-            self.metrics.latency.labels(route=label, method=method).observe(time.perf_counter() - started)
-
-
 # --- assembly ------------------------------------------------------------------------------------
 
 
@@ -521,16 +429,9 @@ def make_backend(settings: Settings, config: GatewaySettings) -> Backend:
         from stockops.gateway.local_backend import LocalBackend
 
         return LocalBackend(settings, config)
-    try:
-        from stockops.gateway.cluster_backend import ClusterBackend  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "stockops.gateway.cluster_backend":
-            raise
-        raise RuntimeError(
-            "STOCKOPS_GATEWAY_MODE=cluster needs stockops.gateway.cluster_backend, which this installation "
-            "does not have; use the gateway image, or STOCKOPS_GATEWAY_MODE=local"
-        ) from None
-    return ClusterBackend(config)  # type: ignore[no-any-return]
+    from stockops.gateway.cluster_backend import ClusterBackend
+
+    return ClusterBackend(config)
 
 
 def create_app(
@@ -593,6 +494,7 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
