@@ -226,6 +226,12 @@ def test_a_new_ticker_trains_through_its_resource_and_is_forecast_then_analysed(
     code, too_far = gateway.call("POST", "/predict-child", {"ticker": "AAPL", "days": 6}, key="read")
     assert code == 422 and "days" in json.dumps(too_far) and "5" in too_far["detail"]
 
+    # The parent is trained, not served, in a cluster: said so, not a 500 or a made-up forecast.
+    code, parent_answer = gateway.call("POST", "/predict-parent", {}, key="read")
+    assert code == 409 and "TickerModel of ^GSPC" in parent_answer["detail"], parent_answer
+    assert gateway.call("GET", "/status/tickermodel/aapl/7", key="read")[0] == 404  # no such generation
+    assert gateway.call("GET", "/status/tickermodel/nosuch/1", key="read")[0] == 404
+
     code, rows = gateway.call("GET", "/tickers", key="read")
     assert code == 200 and ("AAPL", "Ready") in {(r["ticker"], r["phase"]) for r in rows}
 
