@@ -340,15 +340,7 @@ class LocalBackend:
 
             summary = train_and_register(request, self.settings, on_epoch=on_epoch)
         except Exception as exc:
-            reason, _code = classify_failure(exc)
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            log.warning("training %s failed (%s): %s", task_id, reason, message)
-            self.tasks.update(
-                task_id,
-                phase="Failed",
-                message=message[:2000],
-                condition_update=condition("Ready", "False", reason, message[:500]),
-            )
+            self._failed(task_id, "training", classify_failure(exc)[0], exc)
             return
         finally:
             self.cache.invalidate(record.ticker)
@@ -386,6 +378,17 @@ class LocalBackend:
                 if promoted
                 else "no version is in production",
             ),
+        )
+
+    def _failed(self, task_id: str, what: str, reason: str, exc: BaseException) -> None:
+        """A training or analysis that raised: Failed, with the reason and the error's one-line message."""
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        log.warning("%s %s failed (%s): %s", what, task_id, reason, message)
+        self.tasks.update(
+            task_id,
+            phase="Failed",
+            message=message[:2000],
+            condition_update=condition("Ready", "False", reason, message[:500]),
         )
 
     def _connect_once(self) -> None:
@@ -491,15 +494,7 @@ class LocalBackend:
                 progress=progress,
             )
         except Exception as exc:
-            reason = exc.reason if isinstance(exc, AnalysisError) else "Error"
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            log.warning("analysis %s failed (%s): %s", task_id, reason, message)
-            self.tasks.update(
-                task_id,
-                phase="Failed",
-                message=message[:2000],
-                condition_update=condition("Ready", "False", reason, message[:500]),
-            )
+            self._failed(task_id, "analysis", exc.reason if isinstance(exc, AnalysisError) else "Error", exc)
             return
         report = {
             "stance": result.stance,
