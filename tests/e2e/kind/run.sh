@@ -5,7 +5,7 @@
 #   tests/e2e/kind/run.sh [--keep] [pytest args...]
 #
 # Steps: create the kind cluster (tests/e2e/kind/cluster.yaml) unless it exists; build our images
-# (images/trainer, images/predictor, images/agent, operator/) and `kind load docker-image` them;
+# (images/trainer, images/predictor, images/agent, images/gateway, operator/) and `kind load docker-image` them;
 # install cert-manager, KServe CRDs + controller in Standard mode, and our chart (charts/stockops);
 # run `pytest tests/e2e` with STOCKOPS_E2E_CLUSTER=external; delete the cluster unless --keep.
 #
@@ -63,16 +63,15 @@ declare -A IMAGES=(
   [stockops/trainer]="images/trainer/Dockerfile"
   [stockops/predictor]="images/predictor/Dockerfile"
   [stockops/agent]="images/agent/Dockerfile"
+  [stockops/gateway]="images/gateway/Dockerfile"
   [stockops/operator]="operator/Dockerfile"
 )
+# One torch index for the three torch images, so their identical first layers are built and stored once.
+TORCH_INDEX_URL="${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"
 for image in "${!IMAGES[@]}"; do
   dockerfile="$REPO_ROOT/${IMAGES[$image]}"
-  if [[ ! -f "$dockerfile" ]]; then
-    # The agent (Analysis reconciler) has no image yet; every other image is required.
-    [[ "$image" == stockops/agent ]] && { log "skipping $image: $dockerfile does not exist yet"; continue; }
-    die "$dockerfile is missing; it builds $image"
-  fi
-  docker build -f "$dockerfile" -t "$image:$TAG" "$REPO_ROOT"
+  [[ -f "$dockerfile" ]] || die "$dockerfile is missing; it builds $image"
+  docker build -f "$dockerfile" --build-arg TORCH_INDEX_URL="$TORCH_INDEX_URL" -t "$image:$TAG" "$REPO_ROOT"
   kind load docker-image --name "$CLUSTER" "$image:$TAG"
 done
 
