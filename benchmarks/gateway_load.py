@@ -129,6 +129,9 @@ def start(command: list[str], env: dict[str, str], log: Path, ready: str) -> sub
 
 
 def main() -> int:
+    from stockops.quiet import quiet_third_party
+
+    quiet_third_party(verbose=False)  # the figures, not MLflow's and SQLAlchemy's advice
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = os.environ.get(
         "STOCKOPS_TEST_DATA_DIR", str(REPO_ROOT.parent / "shared" / "data" / "ohlcv")
