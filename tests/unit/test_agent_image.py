@@ -15,7 +15,8 @@ def test_agent_image(repo_root: Path) -> None:
     assert json.loads(entrypoint.removeprefix("ENTRYPOINT").strip()) == ["python", "-m", "stockops.agent"]
     assert '".[agent]"' in dockerfile
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", dockerfile, re.MULTILINE)
-    assert dockerfile.count("FROM ${BASE_IMAGE}") == 2
+    # One stage: torch is the image's own first layer, shared with the trainer and predictor images.
+    assert dockerfile.count("FROM ${BASE_IMAGE}") == 1
     assert re.search(r"^USER [1-9][0-9]*$", dockerfile, re.MULTILINE)
     pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
     pin = next(d for d in pyproject["project"]["optional-dependencies"]["ml"] if d.startswith("torch"))
