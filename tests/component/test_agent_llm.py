@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,21 @@ def llm_endpoint(repo_root: Path, loopback: Any, tmp_path_factory: pytest.TempPa
             process=process,
             log=log,
         )
+        # One token of a batch-sized prompt first: a build the CPU cannot run (instructions its VM does not
+        # enable, in the batched matrix kernels) serves /models, then dies at the first real prompt; say
+        # so here, with the server's log, instead of as a connection error in the test.
+        try:
+            httpx.post(
+                f"{url}/completions",
+                json={"model": MODEL_ALIAS, "prompt": "The market moved. " * 64, "max_tokens": 1},
+                timeout=120,
+            ).raise_for_status()
+        except httpx.HTTPError as exc:
+            time.sleep(1)
+            pytest.fail(
+                f"the llama.cpp server did not complete one token ({exc}; exit code {process.poll()}):\n"
+                f"{loopback.tail(log)}"
+            )
         yield url
     finally:
         loopback.stop_process(process)
