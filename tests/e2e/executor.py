@@ -169,16 +169,21 @@ def local_argv(
 def field_ref_value(pod: Mapping[str, Any], path: str) -> str:
     """The downward API values a fieldRef may name (the subset the kubelet resolves)."""
     meta = pod.get("metadata", {})
+    status = pod.get("status") or {}
+    # The node and addresses the pod was given (the node agent gives each pod its own loopback
+    # address); the executor's own pods run on one node at 127.0.0.1.
+    host_ip = str(status.get("hostIP") or "127.0.0.1")
+    pod_ip = str(status.get("podIP") or "127.0.0.1")
     simple = {
         "metadata.name": meta.get("name", ""),
         "metadata.namespace": meta.get("namespace", ""),
         "metadata.uid": meta.get("uid", ""),
-        "spec.nodeName": NODE_NAME,
+        "spec.nodeName": pod.get("spec", {}).get("nodeName") or NODE_NAME,
         "spec.serviceAccountName": pod.get("spec", {}).get("serviceAccountName", "default"),
-        "status.hostIP": "127.0.0.1",
-        "status.hostIPs": "127.0.0.1",
-        "status.podIP": "127.0.0.1",
-        "status.podIPs": "127.0.0.1",
+        "status.hostIP": host_ip,
+        "status.hostIPs": host_ip,
+        "status.podIP": pod_ip,
+        "status.podIPs": pod_ip,
     }
     if path in simple:
         return str(simple[path])

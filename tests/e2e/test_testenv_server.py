@@ -79,3 +79,60 @@ def test_server_refuses_to_start_without_an_output_directory(repo_root: Path) ->
     )
     assert result.returncode == 2
     assert "--out-dir is required" in result.stderr
+
+
+def test_controller_flags_need_controllers(repo_root: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(build_tool(repo_root, "testenv")), f"--out-dir={tmp_path}", "--scheduler-arg=--v=2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "need --controllers" in result.stderr
+
+
+def _children(pid: int) -> dict[str, int]:
+    """{component: pid} of the server's child processes (their argv[1] names the component)."""
+    out: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and len(argv) > 1:
+            out[argv[1].decode()] = int(entry.name)
+    return out
+
+
+def _start_with_controllers(repo_root: Path, tmp_path: Path) -> LocalApiServer:
+    return LocalApiServer.start(
+        build_tool(repo_root, "testenv"), tmp_path / "out", extra_args=("--controllers",)
+    )
+
+
+def test_with_controllers_sigterm_stops_them_first_and_exits_0(repo_root: Path, tmp_path: Path) -> None:
+    server = _start_with_controllers(repo_root, tmp_path)
+    try:
+        children = _children(server.pid)
+        assert set(children) == {"kube-controller-manager", "kube-scheduler"}
+    finally:
+        code = server.stop()
+    assert code == 0
+    for pid in children.values():
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    log = server.log_tail(200)
+    assert "kube-scheduler stopped" in log and "kube-controller-manager stopped" in log
+
+
+def test_with_controllers_a_dead_controller_manager_stops_the_server(repo_root: Path, tmp_path: Path) -> None:
+    server = _start_with_controllers(repo_root, tmp_path)
+    try:
+        os.kill(_children(server.pid)["kube-controller-manager"], signal.SIGKILL)
+        assert server.process.wait(60) == 1
+        assert "kube-controller-manager exited with code -1; stopping" in server.log_tail(200)
+    finally:
+        server.stop()

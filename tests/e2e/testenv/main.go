@@ -6,7 +6,8 @@
 // built from them (k8s.io/kubernetes/cmd/kube-apiserver/app). What the tests talk to is therefore the
 // same API server code a cluster runs: CRD structural schemas and CEL, the status subresource, watch,
 // RBAC, server-side apply and dry-run, admission of built-in kinds (Job status validation included).
-// No controllers run here (no kube-controller-manager, no kubelet): the tests' executor plays those.
+// With --controllers the real kube-controller-manager and kube-scheduler run beside it (controllers.go);
+// no kubelet runs either way: tests register Nodes and run a node agent, or the executor plays the rest.
 //
 // Contract with callers (tests/e2e/conftest.py, stockops dev-cluster):
 //   - kubeconfigs are written to --out-dir before readiness is announced: admin.kubeconfig
@@ -65,6 +66,11 @@ type options struct {
 	extraArgs     []string
 	keepTempDir   bool
 	etcdQuotaByte int64
+	// controllers runs kube-controller-manager and kube-scheduler (controllers.go) and turns on what a
+	// cluster with them has: the garbage collector and the ServiceAccount admission plugin.
+	controllers           bool
+	controllerManagerArgs []string
+	schedulerArgs         []string
 }
 
 type stringList []string
@@ -76,13 +82,16 @@ func parseOptions(args []string) (options, error) {
 	fs := flag.NewFlagSet("stockops-testenv", flag.ContinueOnError)
 	var o options
 	var users string
-	var extra stringList
+	var extra, kcmExtra, schedExtra stringList
 	fs.StringVar(&o.outDir, "out-dir", "", "directory that receives admin.kubeconfig and <user>.kubeconfig (required)")
 	fs.StringVar(&users, "users", "restricted,stockops-operator", "comma-separated token users besides admin; they start with no RBAC rights")
 	fs.IntVar(&o.port, "port", 0, "secure port on 127.0.0.1 (0 picks a free one)")
 	fs.Var(&extra, "apiserver-arg", "extra kube-apiserver flag, e.g. --apiserver-arg=--v=2 (repeatable)")
 	fs.BoolVar(&o.keepTempDir, "keep-temp-dir", false, "keep etcd data and certificates after exit (debugging)")
 	fs.Int64Var(&o.etcdQuotaByte, "etcd-quota-bytes", 512<<20, "etcd backend quota")
+	fs.BoolVar(&o.controllers, "controllers", false, "also run kube-controller-manager and kube-scheduler (garbage collector and ServiceAccount admission on)")
+	fs.Var(&kcmExtra, "controller-manager-arg", "extra kube-controller-manager flag (repeatable; needs --controllers)")
+	fs.Var(&schedExtra, "scheduler-arg", "extra kube-scheduler flag (repeatable; needs --controllers)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -100,10 +109,22 @@ func parseOptions(args []string) (options, error) {
 		o.users = append(o.users, u)
 	}
 	o.extraArgs = extra
+	o.controllerManagerArgs = kcmExtra
+	o.schedulerArgs = schedExtra
+	if !o.controllers && (len(kcmExtra) > 0 || len(schedExtra) > 0) {
+		return o, errors.New("--controller-manager-arg and --scheduler-arg need --controllers")
+	}
 	return o, nil
 }
 
 func main() {
+	// `stockops-testenv kube-controller-manager ARGS` (or kube-scheduler): run only that component; the
+	// server starts itself this way for --controllers.
+	if len(os.Args) > 1 {
+		if component, ok := componentCommands[os.Args[1]]; ok {
+			os.Exit(component(os.Args[2:]))
+		}
+	}
 	o, err := parseOptions(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stockops-testenv:", err)
@@ -172,11 +193,15 @@ func run(o options) int {
 		return 1
 	}
 	tokens := map[string]string{"admin": randomToken()}
-	for _, u := range o.users {
+	tokenUsers := o.users
+	if o.controllers {
+		tokenUsers = append(append([]string{}, o.users...), componentUsers...)
+	}
+	for _, u := range tokenUsers {
 		tokens[u] = randomToken()
 	}
 	tokenFile := filepath.Join(tmp, "tokens.csv")
-	if err := writeTokenFile(tokenFile, tokens, o.users); err != nil {
+	if err := writeTokenFile(tokenFile, tokens, tokenUsers); err != nil {
 		logf("cannot write the token file: %v", err)
 		return 1
 	}
@@ -195,7 +220,7 @@ func run(o options) int {
 		return 1
 	}
 
-	args := apiserverArgs(apiPort, ports[0], pki, tokenFile, o.extraArgs)
+	args := apiserverArgs(apiPort, ports[0], pki, tokenFile, o.controllers, o.extraArgs)
 	cmd := app.NewAPIServerCommand()
 	cmd.SetArgs(args)
 	apiDone := make(chan int, 1)
@@ -206,6 +231,8 @@ func run(o options) int {
 	defer cancelReady()
 	go func() { ready <- waitReady(readyCtx, server, pki.caPEM, tokens["admin"]) }()
 
+	var children []*child
+	childDone := make(chan string, 2)
 	for {
 		select {
 		case err := <-ready:
@@ -213,16 +240,37 @@ func run(o options) int {
 				logf("API server not ready after %s: %v", readyTimeout, err)
 				return stopAPIServer(apiDone, 1)
 			}
+			if o.controllers {
+				children, err = startControllers(tmp, server, pki, tokens, o)
+				if err != nil {
+					logf("%v", err)
+					return stopAPIServer(apiDone, 1)
+				}
+				for _, c := range children {
+					go func(c *child) {
+						code := <-c.done
+						c.done <- code // stop() may still wait on it
+						childDone <- fmt.Sprintf("%s exited with code %d", c.name, code)
+					}(c)
+				}
+			}
 			fmt.Printf("ready %s\n", server)
 			ready = nil
+		case why := <-childDone:
+			// A control plane without its controllers is not the cluster the tests asked for.
+			logf("%s; stopping", why)
+			stopAll(children)
+			return stopAPIServer(apiDone, 1)
 		case code := <-apiDone:
 			logf("kube-apiserver exited with code %d", code)
+			stopAll(children)
 			if code == 0 {
 				return 0
 			}
 			return 1
 		case sig := <-signals:
 			logf("received %s, stopping", sig)
+			stopAll(children)
 			return stopAPIServer(apiDone, 0)
 		}
 	}
@@ -244,7 +292,7 @@ func stopAPIServer(apiDone <-chan int, code int) int {
 	return code
 }
 
-func apiserverArgs(apiPort, etcdClientPort int, p pkiFiles, tokenFile string, extra []string) []string {
+func apiserverArgs(apiPort, etcdClientPort int, p pkiFiles, tokenFile string, controllers bool, extra []string) []string {
 	args := []string{
 		"--advertise-address=127.0.0.1",
 		"--bind-address=127.0.0.1",
@@ -265,15 +313,19 @@ func apiserverArgs(apiPort, etcdClientPort int, p pkiFiles, tokenFile string, ex
 		"--token-auth-file=" + tokenFile,
 		"--anonymous-auth=false",
 		"--allow-privileged=true",
-		// No controller-manager runs, so nothing would create the service account tokens this plugin
-		// insists on; envtest disables it for the same reason.
-		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false",
-		// Nothing runs the garbage collector (no kube-controller-manager), so deletes must not wait for
-		// it: with this off, orphan/foreground propagation add no finalizers. The e2e executor deletes
-		// dependents whose owners are gone instead.
-		"--enable-garbage-collector=false",
 		"--v=0",
+	}
+	if !controllers {
+		args = append(args,
+			// No controller-manager runs, so nothing would create the service accounts this plugin
+			// insists on; envtest disables it for the same reason.
+			"--disable-admission-plugins=ServiceAccount",
+			// Nothing runs the garbage collector, so deletes must not wait for it: with this off,
+			// orphan/foreground propagation add no finalizers. The e2e executor deletes dependents
+			// whose owners are gone instead.
+			"--enable-garbage-collector=false",
+		)
 	}
 	return append(args, extra...)
 }
@@ -351,18 +403,21 @@ func waitReady(ctx context.Context, server string, caPEM []byte, token string) e
 type pkiFiles struct {
 	dir         string
 	caCert      string
+	caKey       string
 	caPEM       []byte
 	servingCert string
 	servingKey  string
 	saKey       string
 }
 
-// writePKI generates a throwaway CA, a serving certificate for loopback and the in-cluster service
-// names, and the service-account signing key. Nothing here outlives the process.
+// writePKI generates a throwaway CA (its key also signs CSRs for the controller manager), a serving
+// certificate for loopback and the in-cluster service names, and the service-account signing key.
+// Nothing here outlives the process.
 func writePKI(dir string) (pkiFiles, error) {
 	p := pkiFiles{
 		dir:         dir,
 		caCert:      filepath.Join(dir, "ca.crt"),
+		caKey:       filepath.Join(dir, "ca.key"),
 		servingCert: filepath.Join(dir, "apiserver.crt"),
 		servingKey:  filepath.Join(dir, "apiserver.key"),
 		saKey:       filepath.Join(dir, "sa.key"),
@@ -419,6 +474,10 @@ func writePKI(dir string) (pkiFiles, error) {
 	if err != nil {
 		return p, err
 	}
+	caKeyDER, err := x509.MarshalECPrivateKey(caKey)
+	if err != nil {
+		return p, err
+	}
 	// The service-account key is RSA: every token consumer supports RS256.
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -426,6 +485,7 @@ func writePKI(dir string) (pkiFiles, error) {
 	}
 	files := map[string][]byte{
 		p.caCert:      p.caPEM,
+		p.caKey:       pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: caKeyDER}),
 		p.servingCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER}),
 		p.servingKey:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: srvKeyDER}),
 		p.saKey:       pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)}),

@@ -1,0 +1,511 @@
+"""The test cluster with real controllers: kube-controller-manager, kube-scheduler and the node agent.
+
+`stockops-testenv --controllers` runs the real controller manager and scheduler of the API server's own
+release beside it (tests/e2e/testenv/controllers.go); the node agent (tests/e2e/node_agent.py) is the
+only simulated part, a kubelet on two registered nodes, one of them a tainted GPU node. Each test here
+asserts something that only the real component does (or refuses): the Job controller's pods, retries
+and conditions; the scheduler's placement by taints, tolerations and extended resources; the garbage
+collector removing dependents of a deleted custom resource; the namespace controller finishing a
+delete; the kubelet's rules for unknown images and declared probes.
+
+The module starts its own server (the session's keeps the executor until the whole suite moves here).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from stockops.crd.ticker_model import TickerModelSpec
+from stockops.devcluster import LocalApiServer, build_tool, install_crds
+from stockops.operator.builders import Owner, build_training_job
+from stockops.operator.settings import OperatorSettings
+
+pytestmark = pytest.mark.e2e
+
+IMAGE = "stockops/trainer:test"  # mapped by the node agent; the command below replaces its entrypoint
+SECURE = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def _load_node_agent() -> ModuleType:
+    name = "stockops_e2e_node_agent"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("node_agent.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@dataclass
+class Controlled:
+    server: LocalApiServer
+    api: k8s_client.ApiClient
+    agent: Any
+
+    @property
+    def core(self) -> k8s_client.CoreV1Api:
+        return k8s_client.CoreV1Api(self.api)
+
+    @property
+    def batch(self) -> k8s_client.BatchV1Api:
+        return k8s_client.BatchV1Api(self.api)
+
+    def describe(self, namespace: str) -> str:
+        pods = self.core.list_namespaced_pod(namespace).items
+        events = self.core.list_namespaced_event(namespace).items
+        lines = [
+            f"pod {p.metadata.name} on {p.spec.node_name}: {p.status.phase} {p.status.conditions}"
+            for p in pods
+        ]
+        lines += [
+            f"event {e.involved_object.kind}/{e.involved_object.name} {e.reason}: {e.message}" for e in events
+        ]
+        return "\n".join(lines) + "\nserver log:\n" + self.server.log_tail(40)
+
+
+@pytest.fixture(scope="module")
+def controlled(repo_root: Path) -> Iterator[Controlled]:
+    if os.environ.get("STOCKOPS_E2E_CLUSTER") == "external":
+        pytest.skip("tests the local test cluster's controllers; an external cluster brings its own")
+    work = Path(tempfile.mkdtemp(prefix="stockops-controllers-"))
+    server = LocalApiServer.start(
+        build_tool(repo_root, "testenv"), work / "kube", extra_args=("--controllers",)
+    )
+    agent = None
+    try:
+        api = k8s_config.new_client_from_config(config_file=str(server.kubeconfig()))
+        install_crds(api, repo_root / "crds")
+        agent = _load_node_agent().NodeAgent(api, work_dir=work / "node").start()
+        yield Controlled(server=server, api=api, agent=agent)
+        assert server.alive(), f"the server (or one of its controllers) died:\n{server.log_tail()}"
+    finally:
+        if agent is not None:
+            agent.stop()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, describe: Callable[[], str]) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{describe()}")
+
+
+@pytest.fixture
+def namespace(controlled: Controlled) -> Iterator[str]:
+    """A restricted namespace whose default ServiceAccount exists (the real controller makes it, and the
+    ServiceAccount admission plugin refuses pods until it does)."""
+    name = f"ctl-{uuid.uuid4().hex[:8]}"
+    labels = {"pod-security.kubernetes.io/enforce": "restricted"}
+    controlled.core.create_namespace({"metadata": {"name": name, "labels": labels}})
+    wait_for(
+        "the default ServiceAccount",
+        lambda: (
+            controlled.core.list_namespaced_service_account(
+                name, field_selector="metadata.name=default"
+            ).items
+        ),
+        60,
+        lambda: controlled.server.log_tail(40),
+    )
+    yield name
+    controlled.core.delete_namespace(name)
+
+
+def _container(script: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "main",
+        "image": IMAGE,
+        "command": ["python", "-c", textwrap.dedent(script)],
+        "securityContext": SECURE,
+        **extra,
+    }
+
+
+def _job(name: str, script: str, *, backoff: int = 0, **pod_extra: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "backoffLimit": backoff,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "containers": [_container(script)],
+                    **pod_extra,
+                }
+            },
+        },
+    }
+
+
+def _job_condition(controlled: Controlled, namespace: str, name: str, ctype: str) -> Any:
+    job = controlled.batch.read_namespaced_job(name, namespace)
+    return next((c for c in job.status.conditions or [] if c.type == ctype and c.status == "True"), None)
+
+
+def _pods(controlled: Controlled, namespace: str, selector: str = "") -> list[Any]:
+    return controlled.core.list_namespaced_pod(namespace, label_selector=selector).items
+
+
+def test_the_controller_manager_publishes_service_accounts_and_the_root_ca(
+    controlled: Controlled, namespace: str
+) -> None:
+    config_map = wait_for(
+        "kube-root-ca.crt",
+        lambda: (
+            controlled.core.list_namespaced_config_map(
+                namespace, field_selector="metadata.name=kube-root-ca.crt"
+            ).items
+        ),
+        60,
+        lambda: controlled.describe(namespace),
+    )
+    assert "BEGIN CERTIFICATE" in config_map[0].data["ca.crt"]
+    nodes = {n.metadata.name: n for n in controlled.core.list_node().items}
+    assert set(nodes) >= {"stockops-cpu", "stockops-gpu"}
+    gpu = nodes["stockops-gpu"]
+    assert gpu.status.allocatable["nvidia.com/gpu"] == "2"
+    assert [(t.key, t.effect) for t in gpu.spec.taints] == [("nvidia.com/gpu", "NoSchedule")]
+
+
+def test_the_job_controller_runs_a_pod_to_complete(controlled: Controlled, namespace: str) -> None:
+    script = """
+        import os, pathlib
+        pathlib.Path(os.environ["STOCKOPS_TERMINATION_LOG"]).write_text("done on " + os.environ["NODE"])
+    """
+    job = _job("ok", script)
+    job["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    ]
+    controlled.batch.create_namespaced_job(namespace, job)
+    wait_for(
+        "Complete",
+        lambda: _job_condition(controlled, namespace, "ok", "Complete"),
+        90,
+        lambda: controlled.describe(namespace),
+    )
+
+    status = controlled.batch.read_namespaced_job("ok", namespace).status
+    assert status.succeeded == 1 and not status.failed
+    [pod] = _pods(controlled, namespace, "batch.kubernetes.io/job-name=ok")
+    assert pod.spec.node_name == "stockops-cpu"  # the GPU node's taint keeps it off
+    assert pod.status.phase == "Succeeded"
+    assert ipaddress.ip_address(pod.status.pod_ip) in ipaddress.ip_network("127.1.0.0/16")
+    terminated = pod.status.container_statuses[0].state.terminated
+    assert (terminated.exit_code, terminated.reason, terminated.message) == (
+        0,
+        "Completed",
+        "done on stockops-cpu",
+    )
+    # The controller's own marks, which no stand-in wrote.
+    assert pod.metadata.owner_references[0].kind == "Job"
+    assert pod.metadata.labels["batch.kubernetes.io/controller-uid"] == job_uid(controlled, namespace, "ok")
+
+
+def job_uid(controlled: Controlled, namespace: str, name: str) -> str:
+    return str(controlled.batch.read_namespaced_job(name, namespace).metadata.uid)
+
+
+def test_a_failing_pod_is_retried_to_the_backoff_limit(controlled: Controlled, namespace: str) -> None:
+    script = """
+        import os, pathlib, sys
+        pathlib.Path(os.environ["STOCKOPS_TERMINATION_LOG"]).write_text("MlflowUnavailable: no server")
+        sys.exit(3)
+    """
+    controlled.batch.create_namespaced_job(namespace, _job("fails", script, backoff=1))
+    failed = wait_for(
+        "Failed",
+        lambda: _job_condition(controlled, namespace, "fails", "Failed"),
+        120,
+        lambda: controlled.describe(namespace),
+    )
+    assert failed.reason == "BackoffLimitExceeded"
+    pods = _pods(controlled, namespace, "batch.kubernetes.io/job-name=fails")
+    assert len(pods) == 2  # backoffLimit 1: the first try and one retry
+    for pod in pods:
+        terminated = pod.status.container_statuses[0].state.terminated
+        assert (terminated.exit_code, terminated.message) == (3, "MlflowUnavailable: no server")
+    assert controlled.batch.read_namespaced_job("fails", namespace).status.failed == 2
+
+
+def test_the_operators_gpu_training_pod_is_scheduled_on_the_gpu_node_only(
+    controlled: Controlled, namespace: str
+) -> None:
+    settings = OperatorSettings(trainer_image=IMAGE, predictor_image="stockops/predictor:test")
+    spec = TickerModelSpec.model_validate(
+        {"ticker": "AAPL", "parentRef": {"name": "gspc"}, "resources": {"gpu": 1}}
+    )
+    job = build_training_job(
+        Owner("TickerModel", "aapl", namespace, "uid-t", 1), spec, settings, job_name="aapl-gpu"
+    )
+    job["metadata"].pop("ownerReferences", None)  # its owner does not exist here
+    # Placement is what is under test; the container need not train.
+    job["spec"]["template"]["spec"]["containers"][0]["command"] = [
+        "python",
+        "-c",
+        "import time; time.sleep(60)",
+    ]
+    controlled.batch.create_namespaced_job(namespace, job)
+
+    def placed() -> Any:
+        pods = [
+            p
+            for p in _pods(controlled, namespace, "batch.kubernetes.io/job-name=aapl-gpu")
+            if p.spec.node_name
+        ]
+        return pods[0] if pods else None
+
+    pod = wait_for("the GPU pod to be scheduled", placed, 60, lambda: controlled.describe(namespace))
+    assert pod.spec.node_name == "stockops-gpu"
+
+    # Without the toleration the same request is unschedulable: the taint is real, not decoration.
+    bare = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "no-toleration"},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "containers": [_container("pass", resources={"limits": {"nvidia.com/gpu": "1"}})],
+        },
+    }
+    controlled.core.create_namespaced_pod(namespace, bare)
+
+    def unschedulable() -> Any:
+        conditions = controlled.core.read_namespaced_pod("no-toleration", namespace).status.conditions or []
+        return next((c for c in conditions if c.type == "PodScheduled" and c.reason == "Unschedulable"), None)
+
+    condition = wait_for("Unschedulable", unschedulable, 60, lambda: controlled.describe(namespace))
+    assert "untolerated taint" in condition.message and "nvidia.com/gpu" in condition.message
+
+
+def test_the_garbage_collector_removes_what_a_deleted_tickermodel_owned(
+    controlled: Controlled, namespace: str
+) -> None:
+    custom = k8s_client.CustomObjectsApi(controlled.api)
+    owner = custom.create_namespaced_custom_object(
+        "stockops.io",
+        "v1alpha1",
+        namespace,
+        "tickermodels",
+        {
+            "apiVersion": "stockops.io/v1alpha1",
+            "kind": "TickerModel",
+            "metadata": {"name": "aapl"},
+            "spec": {"ticker": "AAPL", "parentRef": {"name": "gspc"}},
+        },
+    )
+    ref = {
+        "apiVersion": "stockops.io/v1alpha1",
+        "kind": "TickerModel",
+        "name": "aapl",
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    job = _job("owned", "import time; time.sleep(120)")
+    job["metadata"]["ownerReferences"] = [ref]
+    controlled.batch.create_namespaced_job(namespace, job)
+    controlled.core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "owned", "ownerReferences": [ref]}, "data": {"a": "b"}}
+    )
+    wait_for(
+        "the owned Job's pod to run",
+        lambda: [
+            p
+            for p in _pods(controlled, namespace, "batch.kubernetes.io/job-name=owned")
+            if p.status.phase == "Running"
+        ],
+        60,
+        lambda: controlled.describe(namespace),
+    )
+
+    custom.delete_namespaced_custom_object("stockops.io", "v1alpha1", namespace, "tickermodels", "aapl")
+
+    def all_gone() -> bool:
+        jobs = controlled.batch.list_namespaced_job(namespace).items
+        maps = controlled.core.list_namespaced_config_map(
+            namespace, field_selector="metadata.name=owned"
+        ).items
+        return (
+            not jobs and not maps and not _pods(controlled, namespace, "batch.kubernetes.io/job-name=owned")
+        )
+
+    wait_for(
+        "the garbage collector to delete the Job, its pod and the ConfigMap",
+        all_gone,
+        90,
+        lambda: controlled.describe(namespace),
+    )
+
+
+def test_deleting_a_namespace_with_a_running_pod_finishes(controlled: Controlled) -> None:
+    name = f"ctl-gone-{uuid.uuid4().hex[:6]}"
+    controlled.core.create_namespace({"metadata": {"name": name}})
+    wait_for(
+        "the default ServiceAccount",
+        lambda: controlled.core.list_namespaced_service_account(name).items,
+        60,
+        lambda: controlled.describe(name),
+    )
+    controlled.batch.create_namespaced_job(name, _job("sleeper", "import time; time.sleep(300)"))
+    wait_for(
+        "the pod to run",
+        lambda: [p for p in _pods(controlled, name) if p.status.phase == "Running"],
+        60,
+        lambda: controlled.describe(name),
+    )
+    controlled.core.delete_namespace(name)
+
+    def gone() -> bool:
+        return not [n for n in controlled.core.list_namespace().items if n.metadata.name == name]
+
+    wait_for("the namespace controller to finish", gone, 120, lambda: controlled.server.log_tail(40))
+
+
+def test_an_image_the_node_cannot_pull_never_runs(controlled: Controlled, namespace: str) -> None:
+    marker = Path(tempfile.gettempdir()) / f"stockops-should-not-exist-{uuid.uuid4().hex}"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "unknown-image"},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "containers": [
+                {
+                    **_container(f"open({str(marker)!r}, 'w')"),
+                    "image": "docker.io/library/busybox:1.36",
+                }
+            ],
+        },
+    }
+    controlled.core.create_namespaced_pod(namespace, pod)
+
+    def pull_failed() -> Any:
+        status = controlled.core.read_namespaced_pod("unknown-image", namespace).status
+        waiting = status.container_statuses and status.container_statuses[0].state.waiting
+        return status if waiting and waiting.reason in ("ErrImagePull", "ImagePullBackOff") else None
+
+    status = wait_for("ErrImagePull", pull_failed, 60, lambda: controlled.describe(namespace))
+    assert status.phase == "Pending"
+    assert "busybox" in status.container_statuses[0].state.waiting.message
+    assert not marker.exists()
+
+
+SERVER = """
+    import http.server, os, sys
+    healthy = os.environ["HEALTHY"] == "1"
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if healthy else 503)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    http.server.HTTPServer((os.environ["POD_IP"], 8080), Handler).serve_forever()
+"""
+
+
+def _serving_deployment(name: str, healthy: bool) -> dict[str, Any]:
+    container = _container(
+        SERVER,
+        env=[
+            {"name": "HEALTHY", "value": "1" if healthy else "0"},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        ],
+        ports=[{"containerPort": 8080, "name": "http"}],
+        readinessProbe={"httpGet": {"path": "/v2/health/ready", "port": 8080}, "periodSeconds": 1},
+    )
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"automountServiceAccountToken": False, "containers": [container]},
+            },
+        },
+    }
+
+
+def test_a_declared_readiness_probe_decides_ready_and_available(
+    controlled: Controlled, namespace: str
+) -> None:
+    """The real Deployment controller's Available follows the pods' Ready, which the declared probe
+    decides. (Pods answer on their own loopback address. The real API server refuses loopback
+    addresses in EndpointSlices, "may not be in the loopback range", so Services here have no
+    endpoints; tests reach a pod by its podIP.)"""
+    apps = k8s_client.AppsV1Api(controlled.api)
+    for name, healthy in (("good", True), ("sick", False)):
+        apps.create_namespaced_deployment(namespace, _serving_deployment(name, healthy))
+
+    def available(name: str) -> Callable[[], Any]:
+        def check() -> Any:
+            status = apps.read_namespaced_deployment(name, namespace).status
+            return next(
+                (c for c in status.conditions or [] if c.type == "Available" and c.status == "True"), None
+            )
+
+        return check
+
+    wait_for(
+        "the healthy Deployment to be Available",
+        available("good"),
+        90,
+        lambda: controlled.describe(namespace),
+    )
+    [good] = _pods(controlled, namespace, "app=good")
+    assert next(c for c in good.status.conditions if c.type == "Ready").status == "True"
+    with urllib.request.urlopen(f"http://{good.status.pod_ip}:8080/v2/health/ready", timeout=5) as resp:
+        assert resp.status == 200
+
+    # The sick one runs (its container started) but its declared probe fails: never Ready.
+    wait_for(
+        "the sick pod to run",
+        lambda: [p for p in _pods(controlled, namespace, "app=sick") if p.status.phase == "Running"],
+        60,
+        lambda: controlled.describe(namespace),
+    )
+    time.sleep(5)  # several probe periods
+    [sick] = _pods(controlled, namespace, "app=sick")
+    assert next(c for c in sick.status.conditions if c.type == "Ready").status == "False"
+    assert sick.status.container_statuses[0].state.running is not None
+    assert available("sick")() is None
+    events = controlled.core.list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={sick.metadata.name}"
+    )
+    assert any(e.reason == "Unhealthy" and "503" in e.message for e in events.items)
