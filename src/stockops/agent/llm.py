@@ -15,6 +15,7 @@ objection and another round.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Protocol
 
@@ -161,8 +162,11 @@ class LlmWriter:
         parsed = out.get("parsed")
         if isinstance(parsed, DraftProse):
             return parsed
-        error = out.get("parsing_error")
         raw = out.get("raw")
+        lenient = parse_lenient(getattr(raw, "content", None))
+        if lenient is not None:
+            return lenient
+        error = out.get("parsing_error")
         finish = (getattr(raw, "response_metadata", None) or {}).get("finish_reason")
         cut = " (cut at max_tokens)" if finish == "length" else ""
         raise WriterOutputError(f"the LLM's answer did not fit the report schema{cut}: {_short(error)}")
@@ -206,6 +210,20 @@ def _parse_json_object(message: Any) -> dict[str, Any]:
         }
     except ValidationError as exc:
         return {"raw": message, "parsed": None, "parsing_error": exc}
+
+
+def parse_lenient(content: object) -> DraftProse | None:
+    """The draft from JSON that only a strict decoder refuses: raw control characters (a newline, a tab)
+    inside strings, which small models emit even under a JSON grammar. Anything else that does not fit
+    the schema stays an error."""
+    from pydantic import ValidationError
+
+    if not isinstance(content, str):
+        return None
+    try:
+        return DraftProse.model_validate(json.loads(content, strict=False))
+    except (ValueError, ValidationError):
+        return None
 
 
 def make_writer(settings: AgentSettings) -> Writer:
