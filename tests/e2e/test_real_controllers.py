@@ -21,6 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ from kubernetes import config as k8s_config
 
 from stockops.crd.ticker_model import TickerModelSpec
 from stockops.devcluster import LocalApiServer, build_tool, install_crds
-from stockops.operator.builders import Owner, build_training_job
+from stockops.operator.builders import Owner, build_inference_service, build_training_job
 from stockops.operator.settings import OperatorSettings
 
 pytestmark = pytest.mark.e2e
@@ -509,3 +510,101 @@ def test_a_declared_readiness_probe_decides_ready_and_available(
         namespace, field_selector=f"involvedObject.name={sick.metadata.name}"
     )
     assert any(e.reason == "Unhealthy" and "503" in e.message for e in events.items)
+
+
+# -- KServe on the real controllers (last: its webhooks see every pod created after it starts) --------
+
+
+def _load_kserve_control() -> ModuleType:
+    name = "stockops_e2e_kserve_control"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("kserve_control.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def kserve(
+    controlled: Controlled, repo_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """KServe's CRDs, config map, webhooks and controller manager (RawDeployment) on this server."""
+    kc = _load_kserve_control()
+    release = kc.find_kserve(repo_root)
+    kc.install_kserve(controlled.api, release)
+    manager = kc.KServeManager.start(
+        release, controlled.server.kubeconfig(), tmp_path_factory.mktemp("kserve")
+    )
+    try:
+        kc.register_webhooks(controlled.api, release, manager.webhook_port, manager.ca_pem)
+        yield manager
+        assert manager.alive(), f"the KServe manager died:\n{manager.log_tail()}"
+    finally:
+        kc.unregister_webhooks(controlled.api, release)
+        manager.stop()
+
+
+def test_a_predictor_that_cannot_load_its_model_is_never_ready_on_real_kserve(
+    controlled: Controlled, kserve: Any, namespace: str
+) -> None:
+    """KServe's Deployment, the real Deployment controller and scheduler, the node agent running our
+    predictor: with its model's registry unreachable the predictor never passes its declared readiness
+    probe, so neither the pod, the Deployment nor the InferenceService is ever Ready."""
+    settings = OperatorSettings(
+        trainer_image=IMAGE,
+        predictor_image="stockops/predictor:test",
+        mlflow_tracking_uri="http://127.0.0.1:9",  # nothing listens: the model cannot be loaded
+        data_source="csv:/nonexistent",
+    )
+    spec = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
+    owner = Owner("TickerModel", "aapl", namespace, str(uuid.uuid4()), 1)
+    isvc = build_inference_service(
+        owner, spec, settings, name="aapl", model_name="stockops-aapl", model_version="1"
+    )
+    isvc["metadata"].pop("ownerReferences", None)  # its owner does not exist here
+    # One quick failed load instead of MLflow's minutes of retries: then the process listens and
+    # answers its probes, which is the state a TCP probe would call Ready.
+    isvc["spec"]["predictor"]["containers"][0]["env"].append(
+        {"name": "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "value": "0"}
+    )
+    custom = k8s_client.CustomObjectsApi(controlled.api)
+    custom.create_namespaced_custom_object(
+        "serving.kserve.io", "v1beta1", namespace, "inferenceservices", isvc
+    )
+
+    def describe() -> str:
+        return controlled.describe(namespace) + "\nKServe manager:\n" + kserve.log_tail(30)
+
+    def predictor_pod_started() -> Any:
+        for pod in _pods(controlled, namespace, "serving.kserve.io/inferenceservice=aapl"):
+            statuses = pod.status.container_statuses or []
+            if pod.spec.node_name and any(s.state.running or s.restart_count for s in statuses):
+                return pod
+        return None
+
+    pod = wait_for("KServe's predictor pod to start on a node", predictor_pod_started, 120, describe)
+    assert pod.spec.node_name == "stockops-cpu"
+
+    def answers_not_ready() -> bool:
+        try:
+            urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/v2/health/ready", timeout=2)
+        except urllib.error.HTTPError as exc:
+            return exc.code == 503
+        except OSError:
+            return False
+        return False
+
+    wait_for("the predictor to listen and answer 503 (model not loaded)", answers_not_ready, 90, describe)
+    time.sleep(12)  # more than a probe period (ours 5 s, a default 10 s) while it listens
+
+    [pod] = _pods(controlled, namespace, "serving.kserve.io/inferenceservice=aapl")
+    assert next(c for c in pod.status.conditions if c.type == "Ready").status == "False", describe()
+    deployment = k8s_client.AppsV1Api(controlled.api).read_namespaced_deployment("aapl-predictor", namespace)
+    assert not deployment.status.ready_replicas
+    stored = custom.get_namespaced_custom_object(
+        "serving.kserve.io", "v1beta1", namespace, "inferenceservices", "aapl"
+    )
+    ready = next((c for c in stored.get("status", {}).get("conditions") or [] if c["type"] == "Ready"), None)
+    assert ready is None or ready["status"] != "True", stored.get("status")
