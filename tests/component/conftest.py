@@ -2,9 +2,7 @@
 
 - ``mlflow_server`` (session): ``mlflow server`` on a free 127.0.0.1 port with a SQLite backend and a
   proxied artifact directory in a temp folder; yields the tracking URI (``http://127.0.0.1:PORT``).
-- ``register_small_model`` (session): a function that trains a tiny model (one epoch, 8 LSTM units,
-  recent data) through the real pipeline (`stockops.pipeline.train_and_register`) into a given registry
-  and promotes it to ``production``; returns the `TrainingSummary`.
+- ``register_small_model`` (session, in tests/conftest.py: e2e uses it too).
 - ``redis_server`` (session): Debian's ``redis-server`` (no persistence) on a free port; yields a
   `RedisServer` handle whose ``url`` is the redis URL and which can be ``kill()``-ed and ``start()``-ed
   again on the same port (tests that kill it restart it; the fixture restarts it too if left dead).
@@ -22,9 +20,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -130,46 +126,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield uri
     finally:
         stop_process(process)
-
-
-@pytest.fixture(scope="session")
-def register_small_model(ohlcv_dir: Path) -> Callable[..., Any]:
-    """``register(ticker, *, home, tracking_uri=None, context_days=20, horizon_days=5)`` -> summary.
-
-    ``tracking_uri`` None registers into the embedded SQLite store under ``home`` (what `stockops serve`
-    reads); otherwise into that server. Real AAPL-style CSV data from ``ohlcv_dir``, from 2021 on.
-    """
-
-    def register(
-        ticker: str = "AAPL",
-        *,
-        home: Path,
-        tracking_uri: str | None = None,
-        context_days: int = 20,
-        horizon_days: int = 5,
-    ) -> Any:
-        from stockops.config import Settings
-        from stockops.model.config import ModelConfig, TrainingConfig
-        from stockops.pipeline import TrainRequest, train_and_register
-
-        source = f"csv:{ohlcv_dir}"
-        settings = Settings(home=home, data_source=source, mlflow_tracking_uri=tracking_uri)
-        request = TrainRequest(
-            ticker=ticker,
-            kind="parent",
-            source=source,
-            start=date(2021, 1, 1),
-            model=ModelConfig(
-                hidden_size=8, num_layers=1, context_days=context_days, horizon_days=horizon_days
-            ),
-            training=TrainingConfig(epochs=1, batch_size=64, num_threads=1, refit=False),
-            min_skill=-100.0,
-        )
-        summary = train_and_register(request, settings, output_dir=home / "outputs")
-        assert summary.promoted, summary.promotion_reason
-        return summary
-
-    return register
 
 
 class RedisServer:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import json
 import os
 import shutil
 import sys
@@ -608,3 +609,64 @@ def test_a_predictor_that_cannot_load_its_model_is_never_ready_on_real_kserve(
     )
     ready = next((c for c in stored.get("status", {}).get("conditions") or [] if c["type"] == "Ready"), None)
     assert ready is None or ready["status"] != "True", stored.get("status")
+
+
+def test_a_two_cpu_predictor_with_a_loadable_model_is_a_ready_inferenceservice(
+    controlled: Controlled,
+    kserve: Any,
+    namespace: str,
+    mlflow_uri: str,
+    register_small_model: Callable[..., Any],
+    ohlcv_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """The operator's 2-CPU serving request (valid because it sets the CPU limit KServe would default to
+    1) goes all the way: KServe's Deployment, the real scheduler and Deployment controller, the node
+    agent running our predictor, which loads the model from a real MLflow server and turns Ready; the
+    InferenceService follows, and the pod answers a V1 request."""
+    summary = register_small_model("AAPL", home=tmp_path / "home", tracking_uri=mlflow_uri)
+    settings = OperatorSettings(
+        trainer_image=IMAGE,
+        predictor_image="stockops/predictor:test",
+        mlflow_tracking_uri=mlflow_uri,
+        data_source=f"csv:{ohlcv_dir}",
+    )
+    serving = {"resources": {"cpu": "2", "memory": "1Gi"}}
+    spec = TickerModelSpec.model_validate(
+        {"ticker": "AAPL", "parentRef": {"name": "gspc"}, "serving": serving}
+    )
+    owner = Owner("TickerModel", "big", namespace, str(uuid.uuid4()), 1)
+    isvc = build_inference_service(
+        owner, spec, settings, name="big", model_name=summary.model_name, model_version=summary.model_version
+    )
+    isvc["metadata"].pop("ownerReferences", None)
+    custom = k8s_client.CustomObjectsApi(controlled.api)
+    custom.create_namespaced_custom_object(
+        "serving.kserve.io", "v1beta1", namespace, "inferenceservices", isvc
+    )
+
+    def ready() -> Any:
+        stored = custom.get_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", namespace, "inferenceservices", "big"
+        )
+        conditions = (stored.get("status") or {}).get("conditions") or []
+        return stored if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
+
+    wait_for(
+        "the InferenceService to be Ready",
+        ready,
+        180,
+        lambda: controlled.describe(namespace) + "\nKServe manager:\n" + kserve.log_tail(30),
+    )
+    [pod] = _pods(controlled, namespace, "serving.kserve.io/inferenceservice=big")
+    container = next(c for c in pod.spec.containers if c.name == "kserve-container")
+    assert container.resources.requests["cpu"] == "2" and container.resources.limits["cpu"] == "2"
+    request = urllib.request.Request(
+        f"http://{pod.status.pod_ip}:8080/v1/models/{summary.model_name}:predict",
+        data=json.dumps({"instances": [{"days": 3}]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        body = json.loads(resp.read())
+    forecast = body["predictions"][0]
+    assert forecast["days"] == 3 and len(forecast["forecast"]) == 3, body
