@@ -144,7 +144,8 @@ def test_examples_train_wait_transfer_and_serve(
     assert 'stockops_operator_objects{kind="TickerModel",phase="Ready"} 2.0' in metrics
     assert "stockops_operator_training_duration_seconds_count" in metrics
 
-    # Deleting a TickerModel removes its Job and InferenceService (finalizer), then the object.
+    # Deleting a TickerModel removes its Job and InferenceService (the operator's delete handler here;
+    # the garbage collector on a cluster), and the object goes at once: there is no finalizer.
     aapl_uid = api.get("TickerModel", "aapl")["metadata"]["uid"]
     e2e_cluster.kubectl_run("delete", "tm", "aapl", "-n", e2e_namespace, "--wait=true", timeout=120)
     assert api.jobs(aapl_uid, component=None) == []

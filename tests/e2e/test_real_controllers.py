@@ -28,10 +28,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
@@ -511,6 +512,95 @@ def test_a_declared_readiness_probe_decides_ready_and_available(
         namespace, field_selector=f"involvedObject.name={sick.metadata.name}"
     )
     assert any(e.reason == "Unhealthy" and "503" in e.message for e in events.items)
+
+
+def test_deleting_a_parentmodel_while_the_operator_is_down_finishes_and_the_gc_removes_its_job(
+    controlled: Controlled,
+    namespace: str,
+    harness: ModuleType,
+    repo_root: Path,
+    ohlcv_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """No finalizer: a delete never waits for the operator, and owner references do the cleanup."""
+    rbac = k8s_client.RbacAuthorizationV1Api(controlled.api)
+    documents = list(yaml.safe_load_all((repo_root / "deploy" / "rbac" / "operator.yaml").read_text()))
+    role = next(d for d in documents if d["kind"] == "ClusterRole")
+    rbac.create_cluster_role(role)
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": "stockops-operator-e2e"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role["metadata"]["name"],
+            },
+            "subjects": [
+                {"kind": "User", "name": "stockops-operator", "apiGroup": "rbac.authorization.k8s.io"}
+            ],
+        }
+    )
+    user = SimpleNamespace(
+        operator=SimpleNamespace(kubeconfig=controlled.server.kubeconfig("stockops-operator"))
+    )
+    # An MLflow nobody serves: the trainer's pod fails, which is beside the point here.
+    operator = harness.OperatorProcess(
+        user, namespace, "http://127.0.0.1:9", ohlcv_dir, tmp_path / "operator.log"
+    )
+    operator.start()
+    custom = k8s_client.CustomObjectsApi(controlled.api)
+    try:
+        parent = yaml.safe_load((repo_root / "examples" / "parentmodel-gspc.yaml").read_text())
+        custom.create_namespaced_custom_object("stockops.io", "v1alpha1", namespace, "parentmodels", parent)
+
+        def job() -> Any:
+            operator.check_alive()
+            jobs = controlled.batch.list_namespaced_job(namespace).items
+            return jobs[0] if jobs else None
+
+        created = wait_for("the operator's training Job", job, 90, lambda: harness.tail(operator.log))
+        assert created.metadata.owner_references[0].kind == "ParentModel"
+        # Its status is the operator's: the re-check (not a Kopf timer) keeps it current.
+        wait_for(
+            "the operator's status on the ParentModel",
+            lambda: (
+                custom.get_namespaced_custom_object(
+                    "stockops.io", "v1alpha1", namespace, "parentmodels", "gspc"
+                ).get("status")
+                or {}
+            ).get("phase"),
+            60,
+            lambda: harness.tail(operator.log),
+        )
+        obj = custom.get_namespaced_custom_object(
+            "stockops.io", "v1alpha1", namespace, "parentmodels", "gspc"
+        )
+        assert not obj["metadata"].get("finalizers"), obj["metadata"].get("finalizers")
+    finally:
+        operator.kill()
+
+    custom.delete_namespaced_custom_object("stockops.io", "v1alpha1", namespace, "parentmodels", "gspc")
+
+    def parent_gone() -> bool:
+        items = custom.list_namespaced_custom_object("stockops.io", "v1alpha1", namespace, "parentmodels")[
+            "items"
+        ]
+        return not items
+
+    wait_for(
+        "the ParentModel to be deleted with its operator down",
+        parent_gone,
+        15,
+        lambda: controlled.describe(namespace),
+    )
+    wait_for(
+        "the garbage collector to delete its Job and pods",
+        lambda: (
+            not controlled.batch.list_namespaced_job(namespace).items and not _pods(controlled, namespace)
+        ),
+        90,
+        lambda: controlled.describe(namespace),
+    )
 
 
 # -- KServe on the real controllers (last: its webhooks see every pod created after it starts) --------

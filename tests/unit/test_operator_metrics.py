@@ -59,9 +59,12 @@ def test_handlers_register_on_a_fresh_registry() -> None:
     ids = {h.id for h in registry._changing.get_all_handlers()}
     assert {"tickermodels-create", "tickermodels-update", "tickermodels-resume", "tickermodels-delete"} <= ids
     assert {"parentmodels-create", "parentmodels-delete"} <= ids
-    timers = [h for h in registry._spawning.get_all_handlers() if "timer" in h.id]
-    assert sorted(h.id for h in timers) == ["analyses-timer", "parentmodels-timer", "tickermodels-timer"]
-    assert all(h.interval == 3 for h in timers)
+    # No Kopf timers or daemons (each would force a finalizer) and no delete handler that needs one:
+    # a delete never waits for the operator.
+    assert registry._spawning.get_all_handlers() == []
+    assert [h.id for h in registry._changing.get_all_handlers() if h.requires_finalizer] == []
+    rechecks = {h.id for h in registry._watching.get_all_handlers()}
+    assert rechecks == {"analyses-recheck", "parentmodels-recheck", "tickermodels-recheck"}
     assert {h.id for h in registry._indexing.get_all_handlers()} == {
         "parents",
         "jobs",

@@ -256,10 +256,10 @@ class KubeCluster:
         self._rest.request("PATCH", path, body={"status": patch}, content_type=MERGE_PATCH)
 
     def delete_owned(self, namespace: str, owner_uid: str) -> list[str]:
-        """Delete every Job, InferenceService and ConfigMap labelled with this owner (the finalizer's work).
+        """Delete every Job, InferenceService and ConfigMap labelled with this owner.
 
-        The local test API server has no garbage collector, so ownerReferences alone would leave
-        them behind; on a real cluster this just does the collector's work a little earlier.
+        Their owner references are what removes them on a cluster (the garbage collector); this does
+        that work a little earlier when the operator sees the delete.
         """
         selector = {"labelSelector": f"{LABEL_OWNER_UID}={owner_uid}"}
         deleted: list[str] = []

@@ -285,7 +285,8 @@ class Controller:
             self.metrics.failures.labels(kind, ready.reason if ready else "Unknown").inc()
 
     def cleanup(self, kind: str, namespace: str, name: str, uid: str) -> list[str]:
-        """The finalizer's work: delete our Jobs and InferenceService, forget the object."""
+        """On a delete the operator sees: delete our Jobs and InferenceService (the garbage collector
+        would, a little later), forget the object. Best effort: no finalizer waits for it."""
         with self._lock(uid):
             deleted = self.cluster.delete_owned(namespace, uid)
             self._written.pop(uid, None)

@@ -1,11 +1,12 @@
-"""Kopf glue: indexes, change handlers, timers and the finalizer, registered on a given registry.
+"""Kopf glue: indexes, change handlers, re-checks and optional delete handlers, on a given registry.
 
 The handlers only gather what the indexes know, call `Controller.run` (`run_analysis` for an
 Analysis) and translate its answer for Kopf: a TickerModel waiting for its parent raises
 `TemporaryError` with a growing delay (its status already says WaitingForParent and why); the
-per-object timer re-checks every few seconds, which is what picks a child up promptly once its parent
-turns Ready and what refreshes training progress. An Analysis waiting for its TickerModel raises
-nothing: the timer re-checks it (a pass whose inputs did not change is skipped by the controller).
+re-check (`recheck.Rechecker`, not Kopf timers: they force a finalizer) runs every few seconds, which
+is what picks a child up promptly once its parent turns Ready and what refreshes training progress.
+An Analysis waiting for its TickerModel raises nothing: the re-check picks it up (a pass whose inputs
+did not change is skipped by the controller).
 Handlers return None: structural schemas would prune anything Kopf stored from return values.
 """
 
@@ -29,11 +30,16 @@ from stockops.operator.observations import (
     observe_job,
     observe_parent,
 )
+from stockops.operator.recheck import Rechecker
 from stockops.operator.reconcile import Observed
 from stockops.operator.settings import OperatorSettings
 from stockops.operator.status import PARENT_MODEL, TICKER_MODEL
 from stockops.operator.transitions import Event
 
+# No finalizer is added: the delete handlers are optional and there are no Kopf timers (see recheck.py),
+# because owner references let the garbage collector remove our Jobs, InferenceServices and ConfigMaps,
+# so a delete never waits for the operator, even while it is down. Kopf still knows the name, so it
+# removes it from objects an older version finalized.
 FINALIZER = "stockops.io/finalizer"
 # Kopf's own annotations (progress, last-handled configuration) under a prefix of their own: Kopf
 # ignores changes to annotations under its prefix, and the user-facing stockops.io/retrain annotation
@@ -96,9 +102,16 @@ def register(registry: kopf.OperatorRegistry, controller: Controller, settings: 
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_via_client(**kwargs)
 
+    rechecker = Rechecker(settings.timer_interval_seconds)
+
     @kopf.on.startup(id="configure", registry=registry)
     def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, controller.settings)
+        rechecker.start()
+
+    @kopf.on.cleanup(id="recheck-stop", registry=registry)
+    def cleanup(**_: Any) -> None:
+        rechecker.stop()
 
     @kopf.index(GROUP, VERSION, "parentmodels", id="parents", registry=registry)
     def parents(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
@@ -126,8 +139,8 @@ def register(registry: kopf.OperatorRegistry, controller: Controller, settings: 
         return {(namespace, name): observe_ticker_model(body, settings)}
 
     for kind, plural in PLURALS.items():
-        _register_kind(registry, controller, settings, kind, plural)
-    _register_analysis(registry, controller, settings)
+        _register_kind(registry, controller, settings, rechecker, kind, plural)
+    _register_analysis(registry, controller, rechecker)
 
 
 def _analysis_observed(
@@ -142,11 +155,9 @@ def _analysis_observed(
     )
 
 
-def _register_analysis(
-    registry: kopf.OperatorRegistry, controller: Controller, settings: OperatorSettings
-) -> None:
+def _register_analysis(registry: kopf.OperatorRegistry, controller: Controller, rechecker: Rechecker) -> None:
     """Analysis handlers. A waiting Analysis raises nothing: its status says why it waits, and the
-    timer picks it up once the TickerModel index shows the model Ready."""
+    re-check picks it up once the TickerModel index shows the model Ready."""
     plural = "analyses"
 
     def run(trigger: str, body: kopf.Body, kwargs: dict[str, Any]) -> None:
@@ -172,19 +183,12 @@ def _register_analysis(
     def on_resume(body: kopf.Body, **kwargs: Any) -> None:
         run("resume", body, kwargs)
 
-    @kopf.timer(
-        GROUP,
-        VERSION,
-        plural,
-        id=f"{plural}-timer",
-        interval=settings.timer_interval_seconds,
-        initial_delay=settings.timer_interval_seconds,
-        registry=registry,
-    )
-    def on_timer(body: kopf.Body, **kwargs: Any) -> None:
-        run("timer", body, kwargs)
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-recheck", registry=registry)
+    def on_event(event: Mapping[str, Any], body: kopf.Body, **kwargs: Any) -> None:
+        indexes = {key: kwargs[key] for key in ("tickermodels", "jobs")}
+        rechecker.observe(event.get("type"), body, lambda b: run("timer", b, indexes))  # type: ignore[arg-type]
 
-    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", registry=registry)
+    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", optional=True, registry=registry)
     def on_delete(namespace: str, name: str, uid: str, **_: Any) -> None:
         controller.cleanup(ANALYSIS, namespace, name, uid)
 
@@ -193,6 +197,7 @@ def _register_kind(
     registry: kopf.OperatorRegistry,
     controller: Controller,
     settings: OperatorSettings,
+    rechecker: Rechecker,
     kind: str,
     plural: str,
 ) -> None:
@@ -225,18 +230,15 @@ def _register_kind(
     def on_resume(body: kopf.Body, retry: int, **kwargs: Any) -> None:
         run("resume", body, kwargs, retry)
 
-    @kopf.timer(
-        GROUP,
-        VERSION,
-        plural,
-        id=f"{plural}-timer",
-        interval=settings.timer_interval_seconds,
-        initial_delay=settings.timer_interval_seconds,
-        registry=registry,
-    )
-    def on_timer(body: kopf.Body, **kwargs: Any) -> None:
-        run("timer", body, kwargs, raise_wait=False)
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-recheck", registry=registry)
+    def on_event(event: Mapping[str, Any], body: kopf.Body, **kwargs: Any) -> None:
+        indexes = {key: kwargs[key] for key in ("parents", "jobs", "isvcs") if key in kwargs}
+        rechecker.observe(
+            event.get("type"),
+            body,
+            lambda b: run("timer", b, indexes, raise_wait=False),  # type: ignore[arg-type]
+        )
 
-    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", registry=registry)
+    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", optional=True, registry=registry)
     def on_delete(namespace: str, name: str, uid: str, **_: Any) -> None:
         controller.cleanup(kind, namespace, name, uid)

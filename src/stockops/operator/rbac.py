@@ -6,15 +6,15 @@ ClusterRoleBinding to `deploy/rbac/operator.yaml` (what the Helm chart and the e
 
 Why each rule exists:
 - stockops.io resources: watch them (TickerModels also feed the index Analyses wait on); patch for
-  Kopf's finalizer and bookkeeping annotations.
+  Kopf's bookkeeping annotations (and to drop the finalizer an older version added).
 - */status: the operator writes status through the status subresource only.
 - */finalizers update: owner references with blockOwnerDeletion on our Jobs (the
   OwnerReferencesPermissionEnforcement admission plugin checks it where enabled).
-- batch jobs: create training Jobs, suspend them (patch), delete superseded ones and on finalizing.
+- batch jobs: create training Jobs, suspend them (patch), delete superseded ones and on a delete.
 - pods get/list: read the trainer's and agent's termination message from the Job's pods, and why an
   agent pod cannot start (a missing Secret key).
 - configmaps: write an Analysis' report ConfigMap (the agent pod has no API token), replace it for a
-  new generation, and delete it on finalizing (list: by the owner label). Never Secrets: the agent's LLM
+  new generation, and delete it on a delete (list: by the owner label). Never Secrets: the agent's LLM
   key reaches its pod by secretKeyRef, which the kubelet resolves.
 - events: Kopf posts an Event for every transition.
 - inferenceservices: serve promoted versions.
