@@ -158,7 +158,9 @@ def test_an_analysis_beside_the_examples_ends_ready_with_a_stance_and_its_report
 
     # Deleting the Analysis removes its Jobs and its report ConfigMap.
     e2e_cluster.kubectl_run("delete", "an", "aapl-outlook", "-n", ns, "--wait=true", timeout=120)
-    assert api.config_map("aapl-outlook-report") is None
+    h.wait_for(
+        "the report ConfigMap to go", lambda: api.config_map("aapl-outlook-report") is None, timeout=60
+    )
     assert api.jobs(answered["metadata"]["uid"], component=None) == []
 
     # A Secret without the key: the pod cannot start and the condition says what to add; once the key is

@@ -144,12 +144,19 @@ def test_examples_train_wait_transfer_and_serve(
     assert 'stockops_operator_objects{kind="TickerModel",phase="Ready"} 2.0' in metrics
     assert "stockops_operator_training_duration_seconds_count" in metrics
 
-    # Deleting a TickerModel removes its Job and InferenceService (the operator's delete handler here;
-    # the garbage collector on a cluster), and the object goes at once: there is no finalizer.
+    # Deleting a TickerModel: the object goes at once (no finalizer); its Job and InferenceService follow
+    # (the operator's cleanup on the DELETED event, or the garbage collector).
     aapl_uid = api.get("TickerModel", "aapl")["metadata"]["uid"]
     e2e_cluster.kubectl_run("delete", "tm", "aapl", "-n", e2e_namespace, "--wait=true", timeout=120)
-    assert api.jobs(aapl_uid, component=None) == []
-    assert [i["metadata"]["name"] for i in api.isvcs()] == ["msft"]
+    h.wait_for(
+        "aapl's Job and InferenceService to go",
+        lambda: (
+            api.jobs(aapl_uid, component=None) == []
+            and [i["metadata"]["name"] for i in api.isvcs()] == ["msft"]
+        ),
+        timeout=60,
+        operator=operator,
+    )
 
 
 def test_ticker_without_data_fails_with_no_data(

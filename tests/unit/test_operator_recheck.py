@@ -72,3 +72,22 @@ def test_the_thread_checks_every_interval_and_stops() -> None:
 def test_the_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="interval must be > 0"):
         Rechecker(0)
+
+
+def test_a_check_runs_in_the_context_its_event_was_handled_in() -> None:
+    """kopf.event() finds Kopf's queue through context variables; the re-check thread must see them."""
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("queue")
+    seen: list[str] = []
+    rechecker = Rechecker(5.0)
+
+    def handler_thread() -> None:
+        var.set("kopf's queue")
+        rechecker.observe("ADDED", body("a"), lambda b: seen.append(var.get("missing")))
+
+    thread = threading.Thread(target=handler_thread)
+    thread.start()
+    thread.join()
+    rechecker.run_once()
+    assert seen == ["kopf's queue"]

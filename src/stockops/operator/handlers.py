@@ -1,4 +1,4 @@
-"""Kopf glue: indexes, change handlers, re-checks and optional delete handlers, on a given registry.
+"""Kopf glue: indexes, change handlers and watch handlers (re-checks, cleanup), on a given registry.
 
 The handlers only gather what the indexes know, call `Controller.run` (`run_analysis` for an
 Analysis) and translate its answer for Kopf: a TickerModel waiting for its parent raises
@@ -36,9 +36,10 @@ from stockops.operator.settings import OperatorSettings
 from stockops.operator.status import PARENT_MODEL, TICKER_MODEL
 from stockops.operator.transitions import Event
 
-# No finalizer is added: the delete handlers are optional and there are no Kopf timers (see recheck.py),
-# because owner references let the garbage collector remove our Jobs, InferenceServices and ConfigMaps,
-# so a delete never waits for the operator, even while it is down. Kopf still knows the name, so it
+# No finalizer is added: there are no delete handlers and no Kopf timers (see recheck.py), because owner
+# references let the garbage collector remove our Jobs, InferenceServices and ConfigMaps, so a delete
+# never waits for the operator, even while it is down. The DELETED watch event, when the operator sees
+# it, forgets the object and deletes its dependents a little earlier. Kopf still knows the name, so it
 # removes it from objects an older version finalized.
 FINALIZER = "stockops.io/finalizer"
 # Kopf's own annotations (progress, last-handled configuration) under a prefix of their own: Kopf
@@ -183,14 +184,13 @@ def _register_analysis(registry: kopf.OperatorRegistry, controller: Controller, 
     def on_resume(body: kopf.Body, **kwargs: Any) -> None:
         run("resume", body, kwargs)
 
-    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-recheck", registry=registry)
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-watch", registry=registry)
     def on_event(event: Mapping[str, Any], body: kopf.Body, **kwargs: Any) -> None:
         indexes = {key: kwargs[key] for key in ("tickermodels", "jobs")}
         rechecker.observe(event.get("type"), body, lambda b: run("timer", b, indexes))  # type: ignore[arg-type]
-
-    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", optional=True, registry=registry)
-    def on_delete(namespace: str, name: str, uid: str, **_: Any) -> None:
-        controller.cleanup(ANALYSIS, namespace, name, uid)
+        if event.get("type") == "DELETED":
+            meta = body["metadata"]
+            controller.cleanup(ANALYSIS, meta["namespace"], meta["name"], meta["uid"])
 
 
 def _register_kind(
@@ -230,7 +230,7 @@ def _register_kind(
     def on_resume(body: kopf.Body, retry: int, **kwargs: Any) -> None:
         run("resume", body, kwargs, retry)
 
-    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-recheck", registry=registry)
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-watch", registry=registry)
     def on_event(event: Mapping[str, Any], body: kopf.Body, **kwargs: Any) -> None:
         indexes = {key: kwargs[key] for key in ("parents", "jobs", "isvcs") if key in kwargs}
         rechecker.observe(
@@ -238,7 +238,6 @@ def _register_kind(
             body,
             lambda b: run("timer", b, indexes, raise_wait=False),  # type: ignore[arg-type]
         )
-
-    @kopf.on.delete(GROUP, VERSION, plural, id=f"{plural}-delete", optional=True, registry=registry)
-    def on_delete(namespace: str, name: str, uid: str, **_: Any) -> None:
-        controller.cleanup(kind, namespace, name, uid)
+        if event.get("type") == "DELETED":
+            meta = body["metadata"]
+            controller.cleanup(kind, meta["namespace"], meta["name"], meta["uid"])

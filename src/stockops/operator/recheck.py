@@ -9,10 +9,15 @@ resources (`@kopf.on.event`, which adds none), keeps the latest body of each liv
 thread calls each one's check every `interval` seconds, as the timers did (progress, a parent turning
 Ready, an Analysis' TickerModel turning Ready). A deleted object leaves this set at its DELETED event
 (or at its deletionTimestamp), so nothing is checked after it is gone.
+
+Each check runs in a copy of the context its watch event was handled in: `kopf.event()` (every
+transition's Event) finds Kopf's event queue and loop through context variables, which a plain thread
+does not have.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -28,6 +33,7 @@ Check = Callable[[Mapping[str, Any]], None]
 class _Entry:
     body: Mapping[str, Any]
     check: Check
+    context: contextvars.Context
 
 
 class Rechecker:
@@ -52,7 +58,7 @@ class Rechecker:
             if event_type == "DELETED" or meta.get("deletionTimestamp"):
                 self._entries.pop(uid, None)
             else:
-                self._entries[uid] = _Entry(dict(body), check)
+                self._entries[uid] = _Entry(dict(body), check, contextvars.copy_context())
 
     def __len__(self) -> int:
         with self._lock:
@@ -67,7 +73,7 @@ class Rechecker:
             if self._stop.is_set():
                 break
             try:
-                entry.check(entry.body)
+                entry.context.run(entry.check, entry.body)
             except Exception:
                 meta = entry.body.get("metadata") or {}
                 logger.exception("re-check of %s/%s failed", meta.get("namespace"), meta.get("name"))
