@@ -143,14 +143,11 @@ def main() -> int:
             created = custom.create_namespaced_custom_object(
                 GROUP, VERSION, at_rest, "tickermodels", ticker_model(name)
             )
-            expected = job_name(name, created["metadata"]["uid"], 1, "p1")
+            # By owner, not by name: a Job's name carries the hash of what it trains (operator.naming).
+            selector = f"{LABEL_OWNER_UID}={created['metadata']['uid']}"
             while True:
-                try:
-                    batch.read_namespaced_job(expected, at_rest)
+                if batch.list_namespaced_job(at_rest, label_selector=selector).items:
                     break
-                except k8s_client.ApiException as exc:
-                    if exc.status != 404:
-                        raise
                 if operator.poll() is not None or time.perf_counter() - started > 60:
                     raise SystemExit(f"no Job for {name}; operator log:\n{log.read_text()[-3000:]}")
                 time.sleep(0.005)
