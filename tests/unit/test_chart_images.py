@@ -119,7 +119,9 @@ def test_torch_images_begin_with_the_same_layers_so_torch_is_built_once(repo_roo
     assert not any(
         i.startswith(("COPY", "ADD")) for i in prefixes["trainer"]
     )  # no source change reinstalls it
-    assert any(i.startswith("RUN --mount=type=cache,target=/root/.cache/pip") for i in prefixes["trainer"])
+    assert any(i.startswith("RUN --mount=type=cache,target=/var/cache/pip") for i in prefixes["trainer"])
+    # pip writes its cache where the mount is (its default, under the build user's home, would miss it)
+    assert any(i.startswith("ENV ") and "PIP_CACHE_DIR=/var/cache/pip" in i for i in prefixes["trainer"])
 
 
 @pytest.mark.parametrize("component", sorted(IMAGES))
