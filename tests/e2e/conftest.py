@@ -117,6 +117,18 @@ start_operator = _harness.start_operator
 
 
 @pytest.fixture(scope="session")
+def node_agent() -> ModuleType:
+    """tests/e2e/node_agent.py: the kubelet stand-in for the test server with real controllers."""
+    return _load_module("stockops_e2e_node_agent", "node_agent.py")
+
+
+@pytest.fixture(scope="session")
+def kserve_control() -> ModuleType:
+    """tests/e2e/kserve_control.py: KServe's CRDs, webhooks and controller manager on a test server."""
+    return _load_module("stockops_e2e_kserve_control", "kserve_control.py")
+
+
+@pytest.fixture(scope="session")
 def harness() -> ModuleType:
     """tests/e2e/operator_harness.py: `Api`, `wait_for`, `phase_is`, `condition`, `apply_resource`,
     `argocd_health`, `OperatorProcess`, `free_port`, `tail`."""

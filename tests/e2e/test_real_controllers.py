@@ -13,12 +13,10 @@ The module starts its own server (the session's keeps the executor until the who
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
 import os
 import shutil
-import sys
 import tempfile
 import textwrap
 import time
@@ -53,17 +51,6 @@ SECURE = {
 }
 
 
-def _load_node_agent() -> ModuleType:
-    name = "stockops_e2e_node_agent"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("node_agent.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @dataclass
 class Controlled:
     server: LocalApiServer
@@ -92,7 +79,7 @@ class Controlled:
 
 
 @pytest.fixture(scope="module")
-def controlled(repo_root: Path) -> Iterator[Controlled]:
+def controlled(repo_root: Path, node_agent: ModuleType) -> Iterator[Controlled]:
     if os.environ.get("STOCKOPS_E2E_CLUSTER") == "external":
         pytest.skip("tests the local test cluster's controllers; an external cluster brings its own")
     work = Path(tempfile.mkdtemp(prefix="stockops-controllers-"))
@@ -103,7 +90,7 @@ def controlled(repo_root: Path) -> Iterator[Controlled]:
     try:
         api = k8s_config.new_client_from_config(config_file=str(server.kubeconfig()))
         install_crds(api, repo_root / "crds")
-        agent = _load_node_agent().NodeAgent(api, work_dir=work / "node").start()
+        agent = node_agent.NodeAgent(api, work_dir=work / "node").start()
         yield Controlled(server=server, api=api, agent=agent)
         assert server.alive(), f"the server (or one of its controllers) died:\n{server.log_tail()}"
     finally:
@@ -606,23 +593,15 @@ def test_deleting_a_parentmodel_while_the_operator_is_down_finishes_and_the_gc_r
 # -- KServe on the real controllers (last: its webhooks see every pod created after it starts) --------
 
 
-def _load_kserve_control() -> ModuleType:
-    name = "stockops_e2e_kserve_control"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("kserve_control.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def kserve(
-    controlled: Controlled, repo_root: Path, tmp_path_factory: pytest.TempPathFactory
+    controlled: Controlled,
+    kserve_control: ModuleType,
+    repo_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:
     """KServe's CRDs, config map, webhooks and controller manager (RawDeployment) on this server."""
-    kc = _load_kserve_control()
+    kc = kserve_control
     release = kc.find_kserve(repo_root)
     kc.install_kserve(controlled.api, release)
     manager = kc.KServeManager.start(
