@@ -631,10 +631,9 @@ class PodWorker(threading.Thread):
         """Sleep; True when the pod is being deleted."""
         return self.deleting.wait(seconds)
 
-    def _setup(
-        self,
-    ) -> tuple[dict[str, Path], list[tuple[list[str], dict[str, str], str | None, Container]]] | None:
-        """Volumes and containers, retried like the kubelet retries; None when deleted first."""
+    def _setup(self) -> list[tuple[list[str], dict[str, str], str | None, Container]] | None:
+        """Volumes filled and containers prepared (init containers first), retried like the kubelet
+        retries; None when the pod is deleted first."""
         pulled_backoff = 0
         last_message = ""
         while True:
@@ -642,7 +641,7 @@ class PodWorker(threading.Thread):
                 volumes = self._volumes()
                 prepared = [self._prepare(c, volumes) for c in self.pod["spec"].get("initContainers") or []]
                 prepared += [self._prepare(c, volumes) for c in self.pod["spec"]["containers"]]
-                return volumes, prepared
+                return prepared
             except ImageNotMappedError as exc:
                 reason = "ErrImagePull" if pulled_backoff == 0 else "ImagePullBackOff"
                 pulled_backoff += 1
@@ -676,10 +675,9 @@ class PodWorker(threading.Thread):
     def _run(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.write_status("Pending")
-        setup = self._setup()
-        if setup is None or self.gone.is_set():
+        prepared = self._setup()
+        if prepared is None or self.gone.is_set():
             return
-        _, prepared = setup
         restart_policy = str(self.pod["spec"].get("restartPolicy", "Always"))
         n_init = len(self.pod["spec"].get("initContainers") or [])
         init, main = prepared[:n_init], prepared[n_init:]
