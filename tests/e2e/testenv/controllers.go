@@ -83,11 +83,12 @@ func schedulerArgs(kubeconfig string, extra []string) []string {
 	return append(args, extra...)
 }
 
-// child is one component process; done receives its exit code once.
+// child is one component process; exited is closed once it has exited, with its exit code in code.
 type child struct {
-	name string
-	cmd  *exec.Cmd
-	done chan int
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	code   int
 }
 
 // startComponent runs this binary as `name args...`, logging to our stderr with a prefix-free stream
@@ -105,7 +106,7 @@ func startComponent(name string, args []string) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, done: make(chan int, 1)}
+	c := &child{name: name, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		code := 0
@@ -115,7 +116,8 @@ func startComponent(name string, args []string) (*child, error) {
 				code = exit.ExitCode()
 			}
 		}
-		c.done <- code
+		c.code = code
+		close(c.exited)
 	}()
 	logf("started %s (pid %d)", name, cmd.Process.Pid)
 	return c, nil
@@ -125,11 +127,11 @@ func startComponent(name string, args []string) (*child, error) {
 func (c *child) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case code := <-c.done:
-		logf("%s stopped (exit code %d)", c.name, code)
+	case <-c.exited:
+		logf("%s stopped (exit code %d)", c.name, c.code)
 	case <-time.After(componentStopWait):
 		_ = c.cmd.Process.Kill()
-		<-c.done
+		<-c.exited
 		logf("%s killed after %s", c.name, componentStopWait)
 	}
 }

@@ -248,9 +248,8 @@ func run(o options) int {
 				}
 				for _, c := range children {
 					go func(c *child) {
-						code := <-c.done
-						c.done <- code // stop() may still wait on it
-						childDone <- fmt.Sprintf("%s exited with code %d", c.name, code)
+						<-c.exited
+						childDone <- fmt.Sprintf("%s exited with code %d", c.name, c.code)
 					}(c)
 				}
 			}
