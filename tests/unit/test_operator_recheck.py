@@ -91,3 +91,38 @@ def test_a_check_runs_in_the_context_its_event_was_handled_in() -> None:
     thread.join()
     rechecker.run_once()
     assert seen == ["kopf's queue"]
+
+
+def test_bodies_are_kept_without_managed_fields() -> None:
+    """managedFields are most of a body and never read: a thousand objects' worth is kept without them."""
+    seen: list[Mapping[str, Any]] = []
+    rechecker = Rechecker(5.0)
+    listed = body("a")
+    listed["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    listed["spec"] = {"ticker": "AAPL"}
+    rechecker.observe("ADDED", listed, seen.append)
+    rechecker.run_once()
+    assert "managedFields" not in seen[0]["metadata"] and seen[0]["metadata"]["uid"] == "a"
+    assert seen[0]["spec"] == {"ticker": "AAPL"}
+    assert "managedFields" in listed["metadata"]  # the caller's (Kopf's) body is left as it was
+
+
+def test_one_context_serves_every_check() -> None:
+    """Kopf's variables are the operator's, so checks run in the newest event's context; a context per
+    object would keep what Kopf set for that handler (its cause and an older body) alive."""
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("queue")
+    seen: list[tuple[str, str]] = []
+    rechecker = Rechecker(5.0)
+
+    def handler_thread(uid: str) -> None:
+        var.set(f"set for {uid}")
+        rechecker.observe("ADDED", body(uid), lambda b: seen.append((b["metadata"]["uid"], var.get())))
+
+    for uid in ("a", "b"):
+        thread = threading.Thread(target=handler_thread, args=(uid,))
+        thread.start()
+        thread.join()
+    rechecker.run_once()
+    assert sorted(seen) == [("a", "set for b"), ("b", "set for b")]

@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.metrics_port is not None:
         settings = settings.model_copy(update={"metrics_port": args.metrics_port})
 
-    rest = KubeRest(load_kube_configuration(), pool_size=settings.max_workers)
+    # one connection per handler thread, and one for the re-check thread (recheck.py)
+    rest = KubeRest(load_kube_configuration(), pool_size=settings.max_workers + 1)
     metrics = OperatorMetrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_port)
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         reports=MlflowReportReader(settings.progress_uri),
     )
     registry = kopf.OperatorRegistry()
-    register(registry, controller, settings)
+    register(registry, controller, settings, namespaces=args.namespace)
     kopf.run(
         registry=registry,
         standalone=True,

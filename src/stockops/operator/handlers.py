@@ -12,10 +12,12 @@ Handlers return None: structural schemas would prune anything Kopf stored from r
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aiohttp
 import kopf
 
 from stockops.crd.base import GROUP, VERSION
@@ -49,6 +51,10 @@ ANNOTATION_PREFIX = "kopf.stockops.io"
 WAIT_DELAY_BASE_SECONDS = 2.0
 MANAGED = {LABEL_MANAGED_BY: MANAGED_BY}
 PLURALS = {PARENT_MODEL: "parentmodels", TICKER_MODEL: "tickermodels"}
+# Every resource `register` puts a handler on: Kopf holds one watch stream open for each, per namespace.
+WATCHED_RESOURCES = ("parentmodels", "tickermodels", "analyses", "jobs", "inferenceservices")
+# Kopf's own streams besides those: CustomResourceDefinitions, and Namespaces when it resolves patterns.
+KOPF_OWN_STREAMS = 2
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +67,46 @@ def wait_delay(retry: int, cap: float) -> float:
 def post_event(body: Mapping[str, Any], event: Event) -> None:
     """Post a Kubernetes Event through Kopf's poster (queued, retried, never blocks a handler)."""
     kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
+
+
+def kopf_connection_limit(namespaces: Sequence[str], request_connections: int) -> int:
+    """How many connections Kopf's HTTP session may hold: its watch streams plus `request_connections`.
+
+    Kopf's own session has no limit, so a burst of work (a thousand objects created at once: each one's
+    annotation patch and Events) opens a TLS connection per concurrent request, hundreds of them, each
+    with about 300 KB of buffers that stay allocated, and the API server answers the excess with 429.
+    The streams are counted because each holds its connection for minutes: a limit they could fill
+    would starve every request. 0 (aiohttp's "no limit") where that count is unknown: a namespace
+    pattern (glob, exclusion, comma list) that Kopf resolves at run time, or `request_connections` 0.
+    """
+    if request_connections <= 0 or any(set(pattern) & set("*?[!,") for pattern in namespaces):
+        return 0
+    streams = len(WATCHED_RESOURCES) * max(1, len(namespaces)) + KOPF_OWN_STREAMS
+    return streams + request_connections
+
+
+async def capped_session_login(
+    connection_limit: int, **kwargs: Any
+) -> kopf.ConnectionInfo | kopf.AiohttpSession | None:
+    """Kopf's login from the kubernetes client's configuration, in a session of at most
+    `connection_limit` connections (0: no limit), built as Kopf builds its own from the same
+    ConnectionInfo. Kopf closes it when it logs in again (expired token, 401)."""
+    info = await asyncio.to_thread(kopf.login_via_client, **kwargs)
+    if info is None or connection_limit <= 0:
+        return info
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connection_limit, ssl=info.as_ssl_context()),
+        headers=info.as_http_headers(),
+        proxy=info.proxy_url,
+        trust_env=info.trust_env,
+    )
+    return kopf.AiohttpSession(
+        aiohttp_session=session,
+        server=info.server,
+        default_namespace=info.default_namespace,
+        priority=info.priority,
+        expiration=info.expiration,
+    )
 
 
 def configure_kopf(settings: kopf.OperatorSettings, operator: OperatorSettings) -> None:
@@ -96,12 +142,21 @@ def _observed(
     return Observed(jobs=job_list, isvc=isvc, parent=parent)
 
 
-def register(registry: kopf.OperatorRegistry, controller: Controller, settings: OperatorSettings) -> None:
-    """Register every handler on `registry` (no module-level decorators: settings are passed in)."""
+def register(
+    registry: kopf.OperatorRegistry,
+    controller: Controller,
+    settings: OperatorSettings,
+    namespaces: Sequence[str] = (),
+) -> None:
+    """Register every handler on `registry` (no module-level decorators: settings are passed in).
+
+    `namespaces` are those Kopf is told to watch (none: cluster-wide); they size its connection pool.
+    """
+    connection_limit = kopf_connection_limit(namespaces, settings.kube_connections)
 
     @kopf.on.login(id="login", registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_via_client(**kwargs)
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | kopf.AiohttpSession | None:
+        return await capped_session_login(connection_limit, **kwargs)
 
     rechecker = Rechecker(settings.timer_interval_seconds)
 

@@ -137,6 +137,16 @@ class OperatorSettings(BaseSettings):
     max_workers: int = Field(
         default=16, ge=1, le=256, description="Threads for the blocking Kubernetes calls."
     )
+    kube_connections: int = Field(
+        default=32,
+        ge=0,
+        le=1024,
+        description=(
+            "Connections Kopf's HTTP session may open for requests (patches, Events) besides its watch "
+            "streams (0: unlimited, Kopf's default). Each TLS connection holds ~300 KB; unlimited, a "
+            "burst of a thousand objects opened hundreds."
+        ),
+    )
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="Prometheus port (0: no server).")
 
     @field_validator("gpu_node_selector", "extra_env", mode="before")
