@@ -28,7 +28,7 @@ kubectl:
 helm:
 	scripts/build-testenv.sh helm
 
-## dev-cluster: test API server + CRDs + operator + executor in the foreground; Ctrl-C stops all
+## dev-cluster: test cluster (API server, controllers, KServe, node agent) + MLflow + operator; Ctrl-C stops all
 dev-cluster:
 	$(PYTHON) -m stockops.devcluster
 

@@ -1,15 +1,18 @@
-"""A local Kubernetes control plane for people and tests without Docker.
+"""A local Kubernetes cluster for people and tests without Docker.
 
-kind needs a Docker engine; this needs only Go (once, to build) and Python. The control plane is the
-real kube-apiserver with an embedded etcd, built from Go modules by `scripts/build-testenv.sh` into a
-cache (see tests/e2e/testenv/main.go). No kubelet or controller-manager runs: the e2e executor
-(tests/e2e/executor.py) plays the kubelet, the Job controller, the garbage collector and KServe, so
-`kubectl apply -f examples/` goes through the same validation, admission, RBAC and watches as on a
-cluster, and the operator's Jobs really run, as local processes.
+kind needs a Docker engine; this needs only Go (once, to build) and Python. `stockops-testenv
+--controllers`, built from Go modules by `scripts/build-testenv.sh` into a cache (see
+tests/e2e/testenv/), runs the real kube-apiserver with an embedded etcd, the real kube-controller-manager
+and the real kube-scheduler of one Kubernetes release; beside it run real KServe (RawDeployment) and two
+documented stand-ins, the node agent (a kubelet that runs pods as local processes) and the service proxy
+(cluster DNS + kube-proxy as an HTTP proxy) (tests/e2e/local_cluster.py starts those three). So
+`kubectl apply -f examples/` goes through the same validation, admission, RBAC, controllers and
+scheduling as on a cluster, and the operator's Jobs and predictors really run.
 
 Two users of this module: the e2e fixtures (tests/e2e/conftest.py) start a `LocalApiServer` per test
-session; `run_dev_cluster` (`make dev-cluster`, `stockops dev-cluster`) runs server, CRDs, operator and
-executor in the foreground until Ctrl-C.
+session; `run_dev_cluster` (`make dev-cluster`, `stockops dev-cluster`) runs the cluster, an MLflow
+server on loopback and the operator in the foreground until Ctrl-C, handing the operator (and through it
+every workload) the MLflow address and the data source.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ def find_repo_root(start: Path | None = None) -> Path:
     """The StockOps checkout that holds the build script and the test server sources.
 
     The dev cluster needs files that are not part of the installed package (the Go module, the build
-    script, the executor), so it runs from a checkout: the current directory or any parent of it, or
-    the checkout this module was imported from.
+    script, tests/e2e/local_cluster.py), so it runs from a checkout: the current directory or any
+    parent of it, or the checkout this module was imported from.
     """
     candidates = [start or Path.cwd(), Path(__file__).resolve()]
     for candidate in candidates:
@@ -274,7 +277,7 @@ class _DevCluster:
     children: list[_Child] = field(default_factory=list)
 
     def stop(self, echo: Callable[[str], None]) -> None:
-        # Dependents first (operator, executor), the API server last.
+        # Dependents first (operator, MLflow, the cluster's parts), the API server last.
         for child in reversed(self.children):
             code = stop_process(child.process)
             echo(f"stopped {child.name} (pid {child.process.pid}, exit code {code})")
@@ -297,22 +300,95 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+DEFAULT_DATA_SOURCE = "yfinance"
+PARTS_READY_TIMEOUT_S = 1800.0  # a cold KServe build takes minutes on 2 cores
+MLFLOW_READY_TIMEOUT_S = 180.0
+
+
+def workload_env(
+    base: Mapping[str, str],
+    *,
+    kubeconfig: Path,
+    mlflow_uri: str,
+    data_source: str,
+    network: Mapping[str, str],
+) -> dict[str, str]:
+    """The operator's environment: the cluster, the MLflow server and data source it hands to every
+    Job and predictor, and the proxy through which it (and they) reach Services by name."""
+    env = {k: v for k, v in base.items() if k not in ("MLFLOW_TRACKING_URI", "STOCKOPS_DATA_SOURCE")}
+    env.update(network)
+    env.update(KUBECONFIG=str(kubeconfig), MLFLOW_TRACKING_URI=mlflow_uri, STOCKOPS_DATA_SOURCE=data_source)
+    return env
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines, as tests/e2e/local_cluster.py writes them."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}
+
+
+def _wait_for_file(path: Path, child: _Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        code = child.process.poll()
+        if code is not None:
+            raise DevClusterError(
+                f"{child.name} exited with code {code} while starting (its messages are above)"
+            )
+        if time.monotonic() > deadline:
+            raise DevClusterError(f"{child.name} did not come up within {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def _start_mlflow(work: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[Any], str]:
+    """`mlflow server` on a free loopback port (SQLite + proxied artifacts under `work`), once healthy."""
+    import socket
+    import urllib.request
+
+    work.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    uri = f"http://127.0.0.1:{port}"
+    log = (work / "mlflow.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
+         "--artifacts-destination", str(work / "artifacts")],
+        cwd=work, stdout=log, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    deadline = time.monotonic() + MLFLOW_READY_TIMEOUT_S
+    while True:
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+            if response.status == 200:
+                return process, uri
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise DevClusterError(f"mlflow server did not start; see {work / 'mlflow.log'}")
+        time.sleep(0.5)
+
+
 def run_dev_cluster(
     *,
     work_dir: Path | None = None,
     crd_dir: Path | None = None,
     with_operator: bool = True,
-    with_executor: bool = True,
+    with_nodes: bool = True,
+    data_source: str | None = None,
     operator_args: Sequence[str] = (),
     repo_root: Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> int:
-    """Run API server + CRDs + operator + executor in the foreground until Ctrl-C; returns an exit code.
+    """Run the cluster, MLflow and the operator in the foreground until Ctrl-C; returns an exit code.
 
-    work_dir holds the kubeconfigs and logs (default `$STOCKOPS_HOME/dev-cluster`); crd_dir defaults to
-    `<repo>/crds`. The operator runs only if `stockops.operator` is importable, as admin (the chart's
-    least-privilege RBAC is exercised by the e2e suite, not here). Returns 0 after Ctrl-C or SIGTERM,
-    1 when a component died (its name and log are printed).
+    work_dir holds the kubeconfigs, logs, the MLflow store and the pods' files (default
+    `$STOCKOPS_HOME/dev-cluster`); crd_dir defaults to `<repo>/crds`. `MLFLOW_TRACKING_URI`, when set,
+    names an MLflow server to use instead of starting one; the data source is `data_source`, else
+    `$STOCKOPS_DATA_SOURCE`, else Yahoo Finance. The operator runs as admin (the chart's least-privilege
+    RBAC is exercised by the e2e suite, not here). Without nodes (with_nodes=False) nothing runs pods:
+    only the control plane and KServe answer. Returns 0 after Ctrl-C or SIGTERM, 1 when a part died
+    (its name and log are printed).
     """
     from kubernetes import config as k8s_config
 
@@ -322,37 +398,64 @@ def run_dev_cluster(
     work = work_dir or load_settings().home_dir / "dev-cluster"
     work.mkdir(parents=True, exist_ok=True)
     crds = crd_dir or root / "crds"
+    source = data_source or os.environ.get("STOCKOPS_DATA_SOURCE") or DEFAULT_DATA_SOURCE
     cluster = _DevCluster()
     with _sigterm_as_interrupt():
         try:
-            echo("building the test API server (cached after the first build) ...")
+            echo(
+                "building the test cluster (kube-apiserver, controllers, scheduler; cached after the first "
+                "build) ..."
+            )
             binary = build_tool(root, "testenv")
-            cluster.server = LocalApiServer.start(binary, work, log_path=work / "apiserver.log")
+            cluster.server = LocalApiServer.start(
+                binary, work, log_path=work / "apiserver.log", extra_args=("--controllers",)
+            )
             kubeconfig = cluster.server.kubeconfig()
             api_client = k8s_config.new_client_from_config(config_file=str(kubeconfig))
             names = install_crds(api_client, crds)
             echo(f"installed CRDs: {', '.join(names) if names else '(none found in ' + str(crds) + ')'}")
-            env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-            if with_executor:
-                executor = root / "tests" / "e2e" / "executor.py"
+            network: dict[str, str] = {}
+            if with_nodes:
+                echo(
+                    "starting KServe, the service proxy and the node agent (KServe is built once, cached) ..."
+                )
+                env_file = work / "cluster.env"
+                env_file.unlink(missing_ok=True)
+                script = root / "tests" / "e2e" / "local_cluster.py"
                 cmd = [
-                    sys.executable,
-                    str(executor),
-                    "--kubeconfig",
-                    str(kubeconfig),
-                    "--work-dir",
-                    str(work),
+                    *(sys.executable, str(script), "--kubeconfig", str(kubeconfig), "--repo-root", str(root)),
+                    *("--work-dir", str(work / "cluster"), "--env-file", str(env_file)),
                 ]
-                cluster.children.append(_Child("executor", _spawn(cmd, env)))
+                parts = _Child("cluster parts", _spawn(cmd, {**os.environ, "KUBECONFIG": str(kubeconfig)}))
+                cluster.children.append(parts)
+                _wait_for_file(env_file, parts, PARTS_READY_TIMEOUT_S)
+                network = read_env_file(env_file)
+            mlflow_uri = os.environ.get("MLFLOW_TRACKING_URI")
+            if not mlflow_uri:
+                process, mlflow_uri = _start_mlflow(work / "mlflow", os.environ)
+                cluster.children.append(_Child("mlflow server", process))
+            echo(f"MLflow: {mlflow_uri}   data source: {source}")
+            if source == DEFAULT_DATA_SOURCE:
+                echo(
+                    "  (Yahoo Finance; offline, set STOCKOPS_DATA_SOURCE=csv:DIR, a folder of <TICKER>.csv "
+                    "files)"
+                )
             if with_operator:
                 if importlib.util.find_spec("stockops.operator") is None:
                     echo("stockops.operator is not importable: running without the operator")
                 else:
+                    env = workload_env(
+                        os.environ,
+                        kubeconfig=kubeconfig,
+                        mlflow_uri=mlflow_uri,
+                        data_source=source,
+                        network=network,
+                    )
                     cmd = [sys.executable, "-m", "stockops.operator", *operator_args]
                     cluster.children.append(_Child("operator", _spawn(cmd, env)))
             echo(f"API server {cluster.server.url} ready (log: {cluster.server.log_path})")
             echo(f"export KUBECONFIG={kubeconfig}")
-            echo("then: kubectl apply -f examples/ && kubectl get tm -w    (Ctrl-C here stops everything)")
+            echo("then: kubectl apply -f examples/ && kubectl get tkm -w    (Ctrl-C here stops everything)")
             return _supervise(cluster, echo)
         except KeyboardInterrupt:
             echo("stopping ...")
@@ -365,7 +468,7 @@ def run_dev_cluster(
 
 
 def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
-    # Inherit the terminal so the operator's and executor's logs are visible; own session so Ctrl-C
+    # Inherit the terminal so the parts' and the operator's logs are visible; own session so Ctrl-C
     # reaches only us and we stop children in order.
     return subprocess.Popen(cmd, env=env, start_new_session=True)
 
@@ -386,22 +489,28 @@ def _supervise(cluster: _DevCluster, echo: Callable[[str], None]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m stockops.devcluster [--no-operator] [--no-executor] [--work-dir DIR] [--crd-dir DIR]`."""
+    """`python -m stockops.devcluster [--no-operator] [--no-nodes] [--data SOURCE] [--work-dir DIR]`."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m stockops.devcluster", description=main.__doc__)
-    parser.add_argument("--work-dir", type=Path, default=None, help="kubeconfigs and logs")
+    parser.add_argument("--work-dir", type=Path, default=None, help="kubeconfigs, logs, MLflow, pods")
     parser.add_argument("--crd-dir", type=Path, default=None, help="CRD YAML directory (default <repo>/crds)")
     parser.add_argument("--no-operator", action="store_true", help="do not start python -m stockops.operator")
     parser.add_argument(
-        "--no-executor", action="store_true", help="do not start the local Job/KServe executor"
+        "--no-nodes", action="store_true", help="no node agent, service proxy or KServe: nothing runs pods"
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="data source for the workloads (default $STOCKOPS_DATA_SOURCE, else yfinance)",
     )
     args = parser.parse_args(argv)
     return run_dev_cluster(
         work_dir=args.work_dir,
         crd_dir=args.crd_dir,
         with_operator=not args.no_operator,
-        with_executor=not args.no_executor,
+        with_nodes=not args.no_nodes,
+        data_source=args.data,
     )
 
 

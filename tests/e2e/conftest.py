@@ -1,10 +1,16 @@
 """Fixtures for the e2e tier: one Kubernetes API per test session, local or external.
 
 - `STOCKOPS_E2E_CLUSTER=external` with `KUBECONFIG` set: the suite uses that cluster (kind, EKS). Jobs
-  and InferenceServices are run by the cluster; the `executor` fixture yields None.
-- Otherwise: the real kube-apiserver + embedded etcd built from Go modules (tests/e2e/testenv, built
-  once into a cache by scripts/build-testenv.sh) is started for the session, our CRDs (crds/*.yaml) are
-  installed, and the `executor` fixture plays kubelet, Job controller, garbage collector and KServe.
+  and InferenceServices are run by the cluster; the `nodes` fixture yields None.
+- Otherwise: the test cluster, for the session. `stockops-testenv --controllers` (tests/e2e/testenv,
+  built once into a cache by scripts/build-testenv.sh) runs the real kube-apiserver with embedded etcd,
+  the real kube-controller-manager (Job, garbage collector, namespace, Deployment, ServiceAccount
+  controllers ...) and the real kube-scheduler of one Kubernetes release. Our CRDs (crds/*.yaml) are
+  installed, then real KServe (its CRDs, config map, admission webhooks and controller manager in
+  RawDeployment mode; tests/e2e/kserve_control.py). Two stand-ins remain, each the only simulated part
+  of its kind and documented as such: the node agent (node_agent.py), a kubelet on a CPU node and a
+  tainted GPU node that runs pods as local processes, and the service proxy (service_proxy.py), cluster
+  DNS + kube-proxy as an HTTP proxy that clients here (tests, the operator, the gateway, pods) use.
 
 Either way the tests get the same `E2ECluster`: an admin client, three unprivileged users (`restricted`,
 `stockops-operator`, `stockops-gateway`) with their kubeconfigs and RBAC subjects, and a kubectl. Every
@@ -13,12 +19,15 @@ process started here is stopped by pid at the end; a test server that dies fails
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,6 +72,22 @@ class E2ECluster:
     work_dir: Path
     crds: tuple[str, ...] = ()
     api_server: LocalApiServer | None = field(default=None, repr=False)
+    nodes: Any = field(default=None, repr=False)  # node_agent.NodeAgent (local cluster only)
+    proxy: Any = field(default=None, repr=False)  # service_proxy.ServiceProxy (local cluster only)
+    kserve: Any = field(default=None, repr=False)  # kserve_control.KServeManager (local cluster only)
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """What a process here needs in its environment to reach the cluster's Services by name."""
+        return dict(self.proxy.env) if self.proxy is not None else {}
+
+    def urlopen(self, request: str | urllib.request.Request, timeout: float = 60.0) -> Any:
+        """urllib's urlopen, through the service proxy when the cluster is local (Service and
+        InferenceService hosts resolve as in a pod), directly otherwise."""
+        if self.proxy is None:
+            return urllib.request.urlopen(request, timeout=timeout)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self.proxy.url}))
+        return opener.open(request, timeout=timeout)
 
     def kubectl_run(
         self,
@@ -105,10 +130,6 @@ def _load_module(name: str, file_name: str) -> ModuleType:
     return module
 
 
-def _load_executor_module() -> ModuleType:
-    return _load_module("stockops_e2e_executor", "executor.py")
-
-
 # The operator tests' shared fixtures and helpers (tests/e2e/operator_harness.py).
 _harness = _load_module("stockops_e2e_operator_harness", "operator_harness.py")
 mlflow_uri = _harness.mlflow_uri
@@ -120,6 +141,18 @@ start_operator = _harness.start_operator
 def node_agent() -> ModuleType:
     """tests/e2e/node_agent.py: the kubelet stand-in for the test server with real controllers."""
     return _load_module("stockops_e2e_node_agent", "node_agent.py")
+
+
+@pytest.fixture(scope="session")
+def service_proxy() -> ModuleType:
+    """tests/e2e/service_proxy.py: cluster DNS + kube-proxy stand-in for clients on this machine."""
+    return _load_module("stockops_e2e_service_proxy", "service_proxy.py")
+
+
+@pytest.fixture(scope="session")
+def pod_runtime() -> ModuleType:
+    """tests/e2e/pod_runtime.py: the node agent's container rules (image, argv, env, messages)."""
+    return _load_module("stockops_e2e_pod_runtime", "pod_runtime.py")
 
 
 @pytest.fixture(scope="session")
@@ -185,6 +218,7 @@ def e2e_cluster(repo_root: Path) -> Iterator[E2ECluster]:
     """The Kubernetes API under test, for the whole session (see the module docstring)."""
     work_dir = Path(tempfile.mkdtemp(prefix="stockops-e2e-"))
     server: LocalApiServer | None = None
+    stack = contextlib.ExitStack()
     try:
         kubectl = build_tool(repo_root, "kubectl")
         if os.environ.get(CLUSTER_ENV) == "external":
@@ -207,10 +241,17 @@ def e2e_cluster(repo_root: Path) -> Iterator[E2ECluster]:
             )
             return
         binary = build_tool(repo_root, "testenv")
-        server = LocalApiServer.start(binary, work_dir / "kube", log_path=work_dir / "apiserver.log")
+        server = LocalApiServer.start(
+            binary, work_dir / "kube", log_path=work_dir / "apiserver.log", extra_args=("--controllers",)
+        )
         kubeconfig = server.kubeconfig()
         admin = k8s_config.new_client_from_config(config_file=str(kubeconfig))
         crds = tuple(install_crds(admin, repo_root / "crds"))
+        parts = _load_module("stockops_e2e_local_cluster", "local_cluster.py").start_parts(
+            admin, kubeconfig, work_dir, repo_root
+        )
+        stack.callback(parts.stop)
+        nodes, proxy, kserve = parts.nodes, parts.proxy, parts.kserve
 
         def local_user(name: str) -> ClusterUser:
             path = server.kubeconfig(name)
@@ -233,10 +274,16 @@ def e2e_cluster(repo_root: Path) -> Iterator[E2ECluster]:
             work_dir=work_dir,
             crds=crds,
             api_server=server,
+            nodes=nodes,
+            proxy=proxy,
+            kserve=kserve,
         )
         if not server.alive():
             pytest.fail(f"the test API server died during the session:\n{server.log_tail()}")
+        if not kserve.alive():
+            pytest.fail(f"the KServe manager died during the session:\n{kserve.log_tail()}")
     finally:
+        stack.close()  # node agent, proxy, KServe (dependents first), then the server
         if server is not None:
             server.stop()
         if os.environ.get(KEEP_ENV) == "1":
@@ -261,31 +308,20 @@ def _e2e_server_alive(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def executor(e2e_cluster: E2ECluster) -> Iterator[Any]:
-    """The local executor (kubelet/Job controller/GC/KServe stand-in), or None on an external cluster.
-
-    Jobs labelled `app.kubernetes.io/managed-by=stockops-operator` run as local processes; pod logs
-    and sandboxes live under `e2e_cluster.work_dir / "executor"`.
-    """
-    if not e2e_cluster.local:
-        yield None
-        return
-    module = _load_executor_module()
-    api = k8s_config.new_client_from_config(config_file=str(e2e_cluster.kubeconfig))
-    runner = module.Executor(api, work_dir=e2e_cluster.work_dir / "executor").start()
-    try:
-        yield runner
-    finally:
-        runner.stop()
+def nodes(e2e_cluster: E2ECluster) -> Any:
+    """The node agent running the local cluster's pods (`.log_path(ns, pod)` names a container's log),
+    or None on an external cluster, whose kubelets run them."""
+    return e2e_cluster.nodes
 
 
 @pytest.fixture
 def e2e_namespace(e2e_cluster: E2ECluster) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards (the executor finalizes it locally).
+    """A fresh namespace for one test, deleted afterwards (the real namespace controller empties it).
 
     Labelled ``pod-security.kubernetes.io/enforce=restricted`` as a hardened cluster's namespaces are:
     the API server's real PodSecurity admission then checks every pod created in it (the training
-    and check Jobs' pods), so a workload that a restricted namespace refuses fails here too."""
+    and check Jobs' pods), so a workload that a restricted namespace refuses fails here too. Yielded
+    once its `default` ServiceAccount exists: the ServiceAccount admission plugin refuses pods before."""
     core = k8s_client.CoreV1Api(e2e_cluster.admin)
     name = f"e2e-{uuid.uuid4().hex[:8]}"
     labels = {
@@ -295,6 +331,7 @@ def e2e_namespace(e2e_cluster: E2ECluster) -> Iterator[str]:
     }
     core.create_namespace({"metadata": {"name": name, "labels": labels}})
     try:
+        wait_for_default_service_account(core, name)
         yield name
     finally:
         try:
@@ -302,3 +339,14 @@ def e2e_namespace(e2e_cluster: E2ECluster) -> Iterator[str]:
         except k8s_client.ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+def wait_for_default_service_account(
+    core: k8s_client.CoreV1Api, namespace: str, timeout: float = 60.0
+) -> None:
+    """The ServiceAccount controller makes `default` in every new namespace within moments."""
+    deadline = time.monotonic() + timeout
+    while not core.list_namespaced_service_account(namespace, field_selector="metadata.name=default").items:
+        if time.monotonic() > deadline:
+            pytest.fail(f"namespace {namespace}: no default ServiceAccount after {timeout:.0f}s")
+        time.sleep(0.2)

@@ -25,8 +25,14 @@ container runtime runs on this machine. This agent is that part only, and it sta
   only (httpGet, tcpSocket, exec; no readiness probe means Ready once started), and stops a deleted pod
   with its grace period before removing it.
 
-What it does not do: isolation (no namespaces, cgroups or image filesystems: processes share this
-machine), resource limits, `kubectl logs` (`NodeAgent.log_path` names each container's log file).
+Given an OCI runtime (`oci=`, oci_runtime.py) it registers a third node, `stockops-oci` (label and
+taint `stockops.io/runtime=oci`), whose pods run as containers with podman from images in podman's
+store, with their security context as run flags and their volumes bind-mounted: the place where
+images, non-root users, read-only roots and dropped capabilities are enforced, not just admitted.
+
+What it does not do: on the process nodes, isolation (no namespaces, cgroups or image filesystems:
+processes share this machine) and any check of the image beyond its name; on every node, resource
+limits and `kubectl logs` (`NodeAgent.log_path` names each container's log file).
 
 Use: `NodeAgent(api_client, work_dir=...).start()` ... `.stop()`.
 """
@@ -59,12 +65,12 @@ from kubernetes.client.rest import ApiException
 log = logging.getLogger("stockops.e2e.node_agent")
 
 
-def _executor() -> ModuleType:
-    # The process helpers (env resolution, argv, process groups, watches) are the executor's, shared
-    # until its control-plane roles are gone; loaded by path like every script beside conftest.
-    name = "stockops_e2e_executor"
+def _pod_runtime() -> ModuleType:
+    # The container rules and API plumbing (pod_runtime.py), loaded by path like every script beside
+    # conftest.py, and registered so that its dataclasses resolve their module.
+    name = "stockops_e2e_pod_runtime"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("executor.py"))
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pod_runtime.py"))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -72,14 +78,29 @@ def _executor() -> ModuleType:
     return sys.modules[name]
 
 
-_ex = _executor()
-IMAGE_ENTRYPOINTS: Mapping[str, tuple[str, ...]] = _ex.IMAGE_ENTRYPOINTS
+_rt = _pod_runtime()
+
+
+def _oci_runtime() -> ModuleType:
+    name = "stockops_e2e_oci_runtime"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("oci_runtime.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_oci = _oci_runtime()
+IMAGE_ENTRYPOINTS: Mapping[str, tuple[str, ...]] = _rt.IMAGE_ENTRYPOINTS
 GPU_RESOURCE = "nvidia.com/gpu"
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION_S = 40
 HEARTBEAT_S = 10.0
 BACKOFF_INITIAL_S, BACKOFF_MAX_S = 10.0, 300.0  # the kubelet's container restart back-off
 POD_NETWORK = ipaddress.ip_network("127.1.0.0/16")
+HOST_IP = "127.0.0.1"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 DELETE_GRACE_CAP_S = 10.0  # tests do not wait a production grace period for a process to exit
 
@@ -92,6 +113,7 @@ class NodeSpec:
     labels: Mapping[str, str]
     capacity: Mapping[str, str]
     taints: tuple[Mapping[str, str], ...] = ()
+    runtime: str = "process"  # "process": local processes; "oci": podman, from built images
 
 
 NODES: tuple[NodeSpec, ...] = (
@@ -112,6 +134,15 @@ NODES: tuple[NodeSpec, ...] = (
         },
         taints=({"key": GPU_RESOURCE, "effect": "NoSchedule"},),
     ),
+)
+# Added when the agent is given an OCI runtime: pods that select it (and tolerate its taint) run from
+# the built images with podman (oci_runtime.py), under their security context.
+OCI_NODE = NodeSpec(
+    name="stockops-oci",
+    labels={"node.kubernetes.io/instance-type": "test-oci", _oci.RUNTIME_LABEL: "oci"},
+    capacity={"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "100Gi"},
+    taints=({"key": _oci.RUNTIME_LABEL, "value": "oci", "effect": "NoSchedule"},),
+    runtime="oci",
 )
 
 
@@ -358,6 +389,8 @@ class PodWorker(threading.Thread):
         self.agent = agent
         self.pod = pod
         self.pod_ip = pod_ip
+        node = next(n for n in agent.nodes if n.name == pod["spec"].get("nodeName"))
+        self.oci = agent.oci if node.runtime == "oci" else None
         self.deleting = threading.Event()
         self.gone = threading.Event()  # deleted from the API: nothing left to report
         self.grace_s = DELETE_GRACE_CAP_S
@@ -377,6 +410,16 @@ class PodWorker(threading.Thread):
     @property
     def path(self) -> str:
         return f"/api/v1/namespaces/{self.ns}/pods/{self.pod_name}"
+
+    def _oci_name(self, container: str) -> str:
+        return str(_oci.container_name(self.ns, self.pod_name, container, self.pod["metadata"]["uid"]))
+
+    @property
+    def placed_pod(self) -> dict[str, Any]:
+        """The pod with the addresses this node gave it, which the downward API hands to containers
+        (the pod as bound has none yet)."""
+        status = {**(self.pod.get("status") or {}), "hostIP": HOST_IP, "podIP": self.pod_ip}
+        return {**self.pod, "status": status}
 
     def delete_requested(self, grace_s: float | None) -> None:
         if grace_s is not None:
@@ -431,8 +474,8 @@ class PodWorker(threading.Thread):
         status: dict[str, Any] = {
             "phase": phase,
             "conditions": conditions,
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
+            "hostIP": HOST_IP,
+            "hostIPs": [{"ip": HOST_IP}],
             "podIP": self.pod_ip,
             "podIPs": [{"ip": self.pod_ip}],
             "startTime": (self.pod.get("status") or {}).get("startTime") or now_rfc3339(),
@@ -492,9 +535,13 @@ class PodWorker(threading.Thread):
                             f'MountVolume.SetUp failed for volume "{volume["name"]}": '
                             f'{kind} "{name}" not found'
                         )
-                    data = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
-                    if kind == "configMap":
-                        data = {k: str(v).encode() for k, v in (obj.get("data") or {}).items()}
+                    # A Secret's data is base64; a ConfigMap's is text (binaryData is base64).
+                    raw = obj.get("data") or {}
+                    if kind == "secret":
+                        data = {k: base64.b64decode(v) for k, v in raw.items()}
+                    else:
+                        data = {k: str(v).encode() for k, v in raw.items()}
+                        data |= {k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()}
                     items = src.get("items")
                     files = {i["path"]: data[i["key"]] for i in items if i["key"] in data} if items else data
                 elif kind == "serviceAccountToken":
@@ -521,7 +568,7 @@ class PodWorker(threading.Thread):
                 elif kind == "downwardAPI":
                     for item in src.get("items") or []:
                         ref = item.get("fieldRef", {}).get("fieldPath", "")
-                        files[item["path"]] = _ex.field_ref_value(self.pod, ref).encode()
+                        files[item["path"]] = _rt.field_ref_value(self.placed_pod, ref).encode()
                 for rel, content in files.items():
                     target = local / rel
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -532,13 +579,15 @@ class PodWorker(threading.Thread):
         self, spec: Mapping[str, Any], volumes: Mapping[str, Path]
     ) -> tuple[list[str], dict[str, str], str | None, Container]:
         """argv, env and working dir of one container; raises ImageNotMappedError or RuntimeError."""
+        if self.oci is not None:
+            return self._prepare_oci(spec, volumes)
         name = str(spec["name"])
-        if _ex.image_entrypoint(str(spec.get("image", "")), self.agent.entrypoints) is None:
+        if _rt.image_entrypoint(str(spec.get("image", "")), self.agent.entrypoints) is None:
             raise ImageNotMappedError(
                 f'Failed to pull image "{spec.get("image")}": the node agent maps only '
                 f"{sorted(self.agent.entrypoints)} to local entrypoints"
             )
-        sandbox = _ex.Sandbox(self.root / "sandbox" / name).create()
+        sandbox = _rt.Sandbox(self.root / "sandbox" / name).create()
         container = Container(
             spec=spec, log=sandbox.log, termination_log=self.root / f"{name}.termination-log"
         )
@@ -550,24 +599,75 @@ class PodWorker(threading.Thread):
         try:
             env = {
                 **self.agent.launcher.base_env(sandbox, self.pod_name),
-                **self.agent.launcher.resolve_env(self.pod, spec),
+                **self.agent.launcher.resolve_env(self.placed_pod, spec),
             }
-        except _ex.ExecutorError as exc:
+        except _rt.ContainerError as exc:
             raise RuntimeError(str(exc)) from exc
         env = {k: mapped_path(v, mounts) for k, v in env.items()}
         env["STOCKOPS_TERMINATION_LOG"] = str(container.termination_log)
         argv = [
             mapped_path(a, mounts)
-            for a in _ex.local_argv(spec, env, self.agent.python, self.agent.entrypoints)
+            for a in _rt.local_argv(spec, env, self.agent.python, self.agent.entrypoints)
         ]
         working_dir = spec.get("workingDir")
         return argv, env, mapped_path(working_dir, mounts) if working_dir else None, container
+
+    def _prepare_oci(
+        self, spec: Mapping[str, Any], volumes: Mapping[str, Path]
+    ) -> tuple[list[str], dict[str, str], str | None, Container]:
+        """The `podman run` of one container: the image from the store, its env resolved as the
+        kubelet does, the volumes bind-mounted at their mount paths (oci_runtime.py)."""
+        name, image = str(spec["name"]), str(spec.get("image", ""))
+        image_user = self.oci.image_user(image)
+        if image_user is None:
+            raise ImageNotMappedError(
+                f'Failed to pull image "{image}": not in the OCI node\'s image store (nothing is pulled '
+                "here; scripts/build-images.sh builds ours)"
+            )
+        sandbox = _rt.Sandbox(self.root / "sandbox" / name).create()
+        container = Container(
+            spec=spec, log=sandbox.log, termination_log=self.root / f"{name}.termination-log"
+        )
+        try:
+            env = {**self.agent.extra_env, **self.agent.launcher.resolve_env(self.placed_pod, spec)}
+            security = _oci.security_flags(
+                self.pod["spec"].get("securityContext") or {}, spec.get("securityContext") or {}, image_user
+            )
+        except (_rt.ContainerError, _oci.ContainerConfigError) as exc:
+            raise RuntimeError(str(exc)) from exc
+        mounts: list[tuple[str, str, bool]] = []
+        for mount in spec.get("volumeMounts") or []:
+            if mount["name"] not in volumes:
+                raise RuntimeError(f"volumeMount {mount['name']!r} names no volume of the pod")
+            local = volumes[mount["name"]] / mount.get("subPath", "")
+            mounts.append((mount["mountPath"], str(local), bool(mount.get("readOnly"))))
+        for local in volumes.values():  # the kubelet's volume permissions: any uid of the pod may use them
+            local.chmod(0o777)
+            for path in local.rglob("*"):
+                path.chmod(0o777 if path.is_dir() else 0o644)
+        target = str(spec.get("terminationMessagePath") or DEFAULT_TERMINATION_MESSAGE_PATH)
+        mounts.append((target, str(container.termination_log), False))
+        argv = _oci.run_argv(
+            self.oci.podman,
+            self._oci_name(name),
+            image,
+            command=[_rt.expand_vars(str(c), env) for c in spec.get("command") or []],
+            args=[_rt.expand_vars(str(a), env) for a in spec.get("args") or []],
+            env=env,
+            mounts=mounts,
+            security=security,
+            working_dir=spec.get("workingDir"),
+        )
+        return argv, dict(self.oci.client_env), None, container
 
     def _spawn(
         self, container: Container, argv: list[str], env: dict[str, str], working_dir: str | None
     ) -> None:
         container.termination_log.unlink(missing_ok=True)
-        sandbox = _ex.Sandbox(self.root / "sandbox" / container.name)
+        if self.oci is not None:  # bind-mounted into the container: it must exist, writable by its uid
+            container.termination_log.touch()
+            container.termination_log.chmod(0o666)
+        sandbox = _rt.Sandbox(self.root / "sandbox" / container.name)
         container.process = self.agent.launcher.spawn(argv, env, sandbox, working_dir)
         container.started_at = now_rfc3339()
         container.state = {"running": {"startedAt": container.started_at}}
@@ -597,9 +697,11 @@ class PodWorker(threading.Thread):
 
     def _finish_container(self, container: Container, reason: str = "") -> int:
         assert container.process is not None
-        code = _ex.terminate_group(container.process, self.grace_s)
+        code = _rt.terminate_group(container.process, self.grace_s)
+        if self.oci is not None:
+            self.oci.remove(self._oci_name(container.name))
         policy = str(container.spec.get("terminationMessagePolicy", "File"))
-        message = _ex.read_termination_message(container.termination_log, container.log, policy, code)
+        message = _rt.read_termination_message(container.termination_log, container.log, policy, code)
         container.state = terminated_state(code, message, container.started_at, reason)
         container.exit_code = code
         container.ready = False
@@ -616,7 +718,7 @@ class PodWorker(threading.Thread):
         finally:
             for c in self.containers:
                 if c.process is not None:
-                    _ex.terminate_group(c.process, 1.0)
+                    _rt.terminate_group(c.process, 1.0)
             if self.deleting.is_set() and not self.gone.is_set():
                 # The kubelet's last word: containers are stopped, the object may go now.
                 with contextlib.suppress(ApiException):
@@ -650,7 +752,7 @@ class PodWorker(threading.Thread):
                     self.agent.event(self.pod, "Warning", "Failed", message)
                 self._waiting_status(reason, message)
             except (RuntimeError, ApiException) as exc:
-                message = str(exc) if not isinstance(exc, ApiException) else _ex._api_message(exc)
+                message = str(exc) if not isinstance(exc, ApiException) else _rt._api_message(exc)
                 if message != last_message:
                     self.agent.event(
                         self.pod, "Warning", "FailedMount" if "Mount" in message else "Failed", message
@@ -758,7 +860,16 @@ class PodWorker(threading.Thread):
             if state is None or now < state.next_at:
                 continue
             state.next_at = now + float(state.probe.get("periodSeconds", 10))
-            ok, message = run_probe(state.probe, c.spec, self.pod_ip, env)
+            probe = state.probe
+            if self.oci is not None and "exec" in probe:  # an exec probe runs inside the container
+                command = [
+                    self.oci.podman,
+                    "exec",
+                    self._oci_name(c.name),
+                    *(probe["exec"].get("command") or []),
+                ]
+                probe = {**probe, "exec": {"command": command}}
+            ok, message = run_probe(probe, c.spec, self.pod_ip, env)
             state.record(ok)
             if not ok:
                 self.agent.event(self.pod, "Warning", "Unhealthy", f"{kind} probe failed: {message}")
@@ -773,7 +884,7 @@ class PodWorker(threading.Thread):
                     f"Container {c.name} failed liveness probe, will be restarted",
                 )
                 assert c.process is not None
-                _ex.terminate_group(c.process, self.grace_s)  # the loop sees the exit and restarts it
+                _rt.terminate_group(c.process, self.grace_s)  # the loop sees the exit and restarts it
                 state.failures = 0
         return changed
 
@@ -796,14 +907,16 @@ class NodeAgent:
         extra_env: Mapping[str, str] | None = None,
         entrypoints: Mapping[str, tuple[str, ...]] = IMAGE_ENTRYPOINTS,
         run_pods: bool = True,
+        oci: Any = None,
     ) -> None:
-        self.rest = _ex.Rest(api_client)
+        self.rest = _rt.Rest(api_client)
         self.work_dir = work_dir
-        self.nodes = tuple(nodes)
+        self.oci = oci  # an oci_runtime.OciRuntime: the OCI node is registered and runs with it
+        self.nodes = tuple(nodes) + ((OCI_NODE,) if oci is not None and OCI_NODE not in nodes else ())
         self.python = python
         self.entrypoints = entrypoints
         self.run_pods = run_pods
-        self.launcher = _ex.Launcher(self.rest, work_dir, python, dict(extra_env or {}), entrypoints)
+        self.launcher = _rt.Launcher(self.rest, work_dir, python, dict(extra_env or {}), entrypoints)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._pods: dict[str, PodWorker] = {}
@@ -828,7 +941,7 @@ class NodeAgent:
         heartbeat.start()
         self._threads.append(heartbeat)
         if self.run_pods:
-            self._informer = _ex.Informer(self.rest, "/api/v1/pods", "", self._on_pod, self._stop, "pods")
+            self._informer = _rt.Informer(self.rest, "/api/v1/pods", "", self._on_pod, self._stop, "pods")
             self._informer.start()
             self._threads.append(self._informer)
             if not self._informer.synced.wait(timeout):

@@ -27,6 +27,7 @@ from kubernetes import client as k8s_client
 GROUP, VERSION = "stockops.io", "v1alpha1"
 PLURALS = {"ParentModel": "parentmodels", "TickerModel": "tickermodels", "Analysis": "analyses"}
 OWNER_UID = "stockops.io/owner-uid"
+IMAGES = ("trainer", "predictor", "agent")  # the workload images the operator names in its pods
 TRAIN_TIMEOUT = 900.0
 # Set to a folder to record every distinct state of our resources the tests read (Argo CD testdata).
 CAPTURE_ENV = "STOCKOPS_E2E_CAPTURE_DIR"
@@ -144,7 +145,13 @@ class OperatorProcess:
     ) -> None:
         self.log = log
         self.metrics_port = free_port()
-        source = f"csv:{data_dir}"
+        # On an external cluster the pods cannot read this machine's files: tests/e2e/kind/run.sh
+        # serves them over HTTP and names the URL, and the images it loaded by their tag.
+        source = os.environ.get("STOCKOPS_E2E_DATA_SOURCE") or f"csv:{data_dir}"
+        tag = os.environ.get("STOCKOPS_E2E_IMAGE_TAG")
+        images = (
+            {f"STOCKOPS_OPERATOR_{n.upper()}_IMAGE": f"stockops/{n}:{tag}" for n in IMAGES} if tag else {}
+        )
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("STOCKOPS_", "MLFLOW_"))},
             "KUBECONFIG": str(cluster.operator.kubeconfig),
@@ -152,6 +159,7 @@ class OperatorProcess:
             "STOCKOPS_DATA_SOURCE": source,
             "STOCKOPS_OPERATOR_TIMER_INTERVAL_SECONDS": "1",
             "STOCKOPS_OPERATOR_JOB_BACKOFF_LIMIT": "1",
+            **images,
             **env,
         }
         self.argv = [
@@ -187,7 +195,7 @@ class OperatorProcess:
 
 @pytest.fixture
 def start_operator(
-    e2e_cluster: Any, executor: Any, operator_rbac: None, mlflow_uri: str, ohlcv_dir: Path, tmp_path: Path
+    e2e_cluster: Any, nodes: Any, operator_rbac: None, mlflow_uri: str, ohlcv_dir: Path, tmp_path: Path
 ) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 

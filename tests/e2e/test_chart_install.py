@@ -83,7 +83,7 @@ def test_default_install_is_accepted_and_grants_exactly_the_operators_access(
     try:
         assert installed.returncode == 0, installed.stderr
         assert "PodSecurity" not in installed.stderr, installed.stderr
-        assert "kubectl get pm,tm -A" in installed.stdout  # NOTES.txt
+        assert "kubectl get pm,tkm -A" in installed.stdout  # NOTES.txt
         name = f"{release}-stockops"
         apps = k8s_client.AppsV1Api(e2e_cluster.admin)
         deployments = {d.metadata.name for d in apps.list_namespaced_deployment(e2e_namespace).items}

@@ -1,16 +1,18 @@
-"""Proof that Jobs and InferenceServices behave as on a cluster: the Job status the executor writes
-passes the real server's Job status validation, with the Job controller's conditions and reasons,
-and the KServe stand-in serves and reports an InferenceService.
+"""What our workloads rely on, asserted the same way on the local test cluster and on a real one:
+the Job controller's pods, conditions and reasons (success, back-off, deadline, pod failure policy, an
+admission refusal), the env and termination message a container gets, the server's own checks of Job
+status, KServe serving an InferenceService reachable at its URL, a namespace delete finishing.
 
-On an external cluster (STOCKOPS_E2E_CLUSTER=external) the same tests run against the real Job
-controller and KServe: the containers use a stock python image and the command given.
+Locally these meet the real kube-controller-manager and KServe, and the node agent (the kubelet
+stand-in) runs the containers; on an external cluster (STOCKOPS_E2E_CLUSTER=external) its kubelets run
+them, from a stock python image. Either way the container runs the command given.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +23,10 @@ from kubernetes import client as k8s_client
 pytestmark = pytest.mark.e2e
 
 MANAGED = {"app.kubernetes.io/managed-by": "stockops-operator", "app.kubernetes.io/part-of": "stockops-e2e"}
-PYTHON_IMAGE = "python:3.12-slim"
+# The node agent runs only images it maps (ours); on a real cluster any python image will do.
+PYTHON_IMAGE = (
+    "python:3.12-slim" if os.environ.get("STOCKOPS_E2E_CLUSTER") == "external" else "stockops/trainer:e2e"
+)
 
 
 # The e2e namespaces enforce the restricted Pod Security level, as a hardened cluster does.
@@ -96,7 +101,7 @@ pathlib.Path(path).write_text(json.dumps({"ok": True, "rmse": 1.5}))
 
 
 def test_job_succeeds_with_resolved_env_and_a_status_the_server_accepts(
-    e2e_cluster: Any, executor: Any, e2e_namespace: str
+    e2e_cluster: Any, nodes: Any, e2e_namespace: str
 ) -> None:
     core = k8s_client.CoreV1Api(e2e_cluster.admin)
     batch = k8s_client.BatchV1Api(e2e_cluster.admin)
@@ -138,7 +143,7 @@ def test_job_succeeds_with_resolved_env_and_a_status_the_server_accepts(
 
 
 def test_job_fails_after_backoff_limit_with_the_controllers_reason(
-    e2e_cluster: Any, executor: Any, e2e_namespace: str
+    e2e_cluster: Any, nodes: Any, e2e_namespace: str
 ) -> None:
     batch = k8s_client.BatchV1Api(e2e_cluster.admin)
     batch.create_namespaced_job(e2e_namespace, job("flaky", "import sys; sys.exit(1)", backoffLimit=1))
@@ -158,7 +163,7 @@ def test_job_fails_after_backoff_limit_with_the_controllers_reason(
 
 
 def test_job_past_its_active_deadline_is_failed_and_its_pod_stopped(
-    e2e_cluster: Any, executor: Any, e2e_namespace: str
+    e2e_cluster: Any, nodes: Any, e2e_namespace: str
 ) -> None:
     batch = k8s_client.BatchV1Api(e2e_cluster.admin)
     batch.create_namespaced_job(
@@ -172,7 +177,7 @@ def test_job_past_its_active_deadline_is_failed_and_its_pod_stopped(
 
 
 def test_a_pod_refused_by_pod_security_is_a_failed_create_not_a_failed_pod(
-    e2e_cluster: Any, executor: Any, e2e_namespace: str
+    e2e_cluster: Any, nodes: Any, e2e_namespace: str
 ) -> None:
     # The Job controller does not crash or count a failure when admission refuses its pod: it records
     # FailedCreate with the server's reason and retries, so the Job stays active with no pods until
@@ -201,7 +206,7 @@ def test_a_pod_refused_by_pod_security_is_a_failed_create_not_a_failed_pod(
 
 
 def test_pod_failure_policy_fails_the_job_on_a_data_error_exit_code(
-    e2e_cluster: Any, executor: Any, e2e_namespace: str
+    e2e_cluster: Any, nodes: Any, e2e_namespace: str
 ) -> None:
     # The trainer exits 2 on bad data; retrying cannot help, so the operator's Jobs fail at once.
     policy = {
@@ -228,7 +233,7 @@ def test_pod_failure_policy_fails_the_job_on_a_data_error_exit_code(
 
 
 def test_job_status_writes_are_checked_by_the_server(e2e_cluster: Any, e2e_namespace: str) -> None:
-    """The server, not the executor, decides what a valid Job status is: a Complete without
+    """The server, not a controller, decides what a valid Job status is: a Complete without
     SuccessCriteriaMet (what a careless stand-in would write) is refused."""
     batch = k8s_client.BatchV1Api(e2e_cluster.admin)
     suspended = job("held", "pass", suspend=True)  # no controller (ours or the cluster's) touches it
@@ -260,12 +265,12 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), H).serve_forever()
+http.server.ThreadingHTTPServer((os.environ.get("POD_IP", "0.0.0.0"), 8080), H).serve_forever()
 """
 
 
 def test_inference_service_is_served_and_reported_ready(
-    e2e_cluster: Any, executor: Any, e2e_namespace: str
+    e2e_cluster: Any, nodes: Any, e2e_namespace: str
 ) -> None:
     api = k8s_client.CustomObjectsApi(e2e_cluster.admin)
     isvc = {
@@ -279,9 +284,18 @@ def test_inference_service_is_served_and_reported_ready(
                         "name": "kserve-container",
                         "image": PYTHON_IMAGE,
                         "command": ["python", "-c", PREDICTOR],
-                        "env": [{"name": "STOCKOPS_MODEL_NAME", "value": "stockops-test"}],
+                        "env": [
+                            {"name": "STOCKOPS_MODEL_NAME", "value": "stockops-test"},
+                            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                        ],
+                        "resources": {
+                            "requests": {"cpu": "100m", "memory": "128Mi"},
+                            "limits": {"cpu": "1", "memory": "256Mi"},
+                        },
+                        "securityContext": RESTRICTED_CONTAINER,
                     }
-                ]
+                ],
+                "securityContext": RESTRICTED_POD,
             }
         },
     }
@@ -289,20 +303,29 @@ def test_inference_service_is_served_and_reported_ready(
         "serving.kserve.io", "v1beta1", e2e_namespace, "inferenceservices", isvc
     )
 
+    last: dict[str, Any] = {}
+
     def ready() -> Any:
         obj = api.get_namespaced_custom_object(
             "serving.kserve.io", "v1beta1", e2e_namespace, "inferenceservices", "echo"
         )
+        last["status"] = obj.get("status")
         conds = {c["type"]: c["status"] for c in (obj.get("status") or {}).get("conditions") or []}
         return obj if conds.get("Ready") == "True" else None
 
-    served = wait_for("the InferenceService to be Ready", ready, 120)
+    try:
+        served = wait_for("the InferenceService to be Ready", ready, 120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nits last status: {json.dumps(last, indent=1)}") from None
     url = served["status"]["url"]
-    assert url
-    if e2e_cluster.local:
-        assert served["status"]["address"]["url"] == url
-        with urllib.request.urlopen(url + "/v2/health/ready", timeout=5) as resp:
-            assert json.load(resp) == {"ready": True, "model": "stockops-test"}
+    internal = served["status"]["address"]["url"]
+    assert (
+        url.startswith("http://") and internal == f"http://echo-predictor.{e2e_namespace}.svc.cluster.local"
+    )
+    if e2e_cluster.local:  # both answer: the Service in the cluster, the external host through its ingress
+        for address in (internal, url):
+            with e2e_cluster.urlopen(address + "/v2/health/ready", timeout=5) as resp:
+                assert json.load(resp) == {"ready": True, "model": "stockops-test"}
 
     api.delete_namespaced_custom_object(
         "serving.kserve.io", "v1beta1", e2e_namespace, "inferenceservices", "echo"
@@ -311,7 +334,7 @@ def test_inference_service_is_served_and_reported_ready(
 
         def stopped() -> bool:
             try:
-                urllib.request.urlopen(url + "/v2/health/ready", timeout=1)
+                e2e_cluster.urlopen(internal + "/v2/health/ready", timeout=1)
             except OSError:
                 return True
             return False
@@ -319,7 +342,7 @@ def test_inference_service_is_served_and_reported_ready(
         wait_for("the predictor process to stop", stopped, 30)
 
 
-def test_deleted_namespace_is_emptied_and_finalized(e2e_cluster: Any, executor: Any) -> None:
+def test_deleted_namespace_is_emptied_and_finalized(e2e_cluster: Any, nodes: Any) -> None:
     core = k8s_client.CoreV1Api(e2e_cluster.admin)
     name = f"e2e-doomed-{uuid.uuid4().hex[:6]}"
     core.create_namespace({"metadata": {"name": name}})

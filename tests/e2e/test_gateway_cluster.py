@@ -3,7 +3,7 @@ is served by its predictor and forecast through the gateway; a question becomes 
 
 Real parts only: the kube-apiserver with PodSecurity ``restricted`` in the namespace, the operator as
 the `stockops-operator` user, a real `mlflow server`, the real trainer, predictor and agent (run by the
-local executor or the cluster), real prices. The gateway runs as its own process (`python -m
+test cluster's node agent or a real cluster), real prices. The gateway runs as its own process (`python -m
 stockops.gateway`, cluster mode) under the `stockops-gateway` user, bound to exactly the Role the chart
 gives it (`stockops.gateway.rbac.gateway_rules`), so a verb it lacks fails here and one it must not
 have (delete, with reset off) is checked to be refused.
@@ -117,6 +117,7 @@ def gateway(
         "STOCKOPS_GATEWAY_TICKER_TEMPLATE": str(template),
         "STOCKOPS_GATEWAY_MONITOR_WAIT_SECONDS": "0",
         "STOCKOPS_DATA_SOURCE": f"csv:{ohlcv_dir}",
+        **e2e_cluster.client_env,  # the predictors' Service names resolve as in a pod
     }
     log = tmp_path / "gateway.log"
     with log.open("ab") as out:
@@ -162,7 +163,7 @@ def test_a_new_ticker_trains_through_its_resource_and_is_forecast_then_analysed(
     api = h.Api(e2e_cluster, ns)
 
     def show() -> str:
-        return e2e_cluster.kubectl_run("get", "pm,tm,an", "-n", ns, "-o", "yaml", check=False).stdout
+        return e2e_cluster.kubectl_run("get", "pm,tkm,an", "-n", ns, "-o", "yaml", check=False).stdout
 
     # The platform's parent, applied as a user would (the gateway only creates tickers).
     parent = yaml.safe_load(PARENT.read_text())

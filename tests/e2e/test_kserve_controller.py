@@ -1,15 +1,10 @@
 """The real KServe (controller manager + admission webhooks, RawDeployment) meets our InferenceService.
 
-Why: executor.py fakes KServe, so the e2e tier only shows that the operator agrees with our idea of
-KServe. Here KServe itself (built from its Go module, see tests/e2e/kserve/README.md) runs against a
-test API server of its own and is given exactly what `build_inference_service` produces. The facts
-these tests pin are the ones the stand-in must learn (or be replaced by): what admission defaulting
-changes, which Deployment and Service the controller creates, the readiness probe it adds, what the
-status carries and what validation refuses.
-
-The module starts its own API server instead of the session's `e2e_cluster`: with KServe's CRD and its
-fail-closed webhooks installed, the session's stand-in (and the tests that rely on it) would meet a
-different InferenceService API.
+Why: the session's test cluster runs this KServe too, with pods run by the node agent; this module
+pins, on a server of its own with no controllers and no nodes, what KServe itself (built from its Go
+module, see tests/e2e/kserve/README.md) makes of exactly what `build_inference_service` produces,
+before any pod exists: what admission defaulting changes, which Deployment and Service the controller
+creates, the readiness probe it adds, what the status carries and what validation refuses.
 """
 
 from __future__ import annotations
@@ -37,7 +32,7 @@ from stockops.operator.settings import OperatorSettings
 
 def _load_kserve_control() -> ModuleType:
     # A helper beside this file, not a package module (tests/ has no __init__.py): load it by path, as
-    # conftest.py loads executor.py, and register it so its dataclasses resolve their module.
+    # conftest.py loads its helpers, and register it so its dataclasses resolve their module.
     name = "stockops_e2e_kserve_control"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("kserve_control.py"))

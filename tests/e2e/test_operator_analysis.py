@@ -1,8 +1,9 @@
 """Analysis end to end: the example Analysis beside the examples it asks about ends Ready with a stance.
 
 Real parts only: the kube-apiserver with PodSecurity ``restricted`` enforced in the namespace, a real
-`mlflow server`, the real trainer, predictor and agent (`python -m stockops.agent`, run by the local
-executor or the cluster), real prices. The operator runs as the `stockops-operator` user bound only to
+`mlflow server`, the real trainer, predictor and agent (`python -m stockops.agent`, run by the test
+cluster's node agent or a real cluster), real prices. The operator runs as the `stockops-operator`
+user bound only to
 deploy/rbac/operator.yaml's ClusterRole (the report ConfigMap needs its configmaps rule). The template
 writer answers (no LLM in the cluster); the unreachable-LLM case points the agent at a closed port.
 """
@@ -43,7 +44,7 @@ def test_an_analysis_beside_the_examples_ends_ready_with_a_stance_and_its_report
     ns = e2e_namespace
 
     def show() -> str:
-        return e2e_cluster.kubectl_run("get", "an,tm,pm", "-n", ns, "-o", "yaml", check=False).stdout
+        return e2e_cluster.kubectl_run("get", "an,tkm,pm", "-n", ns, "-o", "yaml", check=False).stdout
 
     # An Analysis of a TickerModel that does not exist waits with a reason that says so.
     h.apply_resource(

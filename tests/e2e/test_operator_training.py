@@ -1,8 +1,8 @@
 """The operator end to end: examples/ applied, children wait, train, serve; failures; restarts.
 
 Real parts only: the kube-apiserver (local test server, or a cluster), a real `mlflow server` on
-loopback, the real trainer and predictor (run by the local executor or by the cluster), real prices
-from the shared OHLCV directory. The operator runs as a separate process under the
+loopback, the real trainer and predictor (run by the test cluster's node agent or by a real cluster),
+real prices from the shared OHLCV directory. The operator runs as a separate process under the
 `stockops-operator` identity, bound only to the ClusterRole in deploy/rbac/operator.yaml, so a
 missing RBAC rule fails these tests.
 """
@@ -91,7 +91,7 @@ def test_examples_train_wait_transfer_and_serve(
             data=json.dumps({"instances": [{"ticker": child["spec"]["ticker"], "days": 5}]}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=120) as response:
+        with e2e_cluster.urlopen(request, timeout=120) as response:  # as a pod would
             answer = json.loads(response.read())["predictions"][0]
         assert answer["model_version"] == status["mlflow"]["servingVersion"]
         assert len(answer["forecast"]) == 5
@@ -99,13 +99,13 @@ def test_examples_train_wait_transfer_and_serve(
     assert len(api.isvcs()) == 2
     assert len(api.jobs()) == 3  # one per resource: nothing duplicated
 
-    table = e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace).stdout.splitlines()
+    table = e2e_cluster.kubectl_run("get", "tkm", "-n", e2e_namespace).stdout.splitlines()
     assert table[0].split() == ["NAME", "TICKER", "PARENT", "PHASE", "PROGRESS", "SKILL", "READY", "AGE"]
     for row in table[1:]:
         cells = row.split()
         assert cells[2:4] == ["gspc", "Ready"] and cells[4] == "100" and cells[6] == "True"
         float(cells[5])
-    wide = e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace, "-o", "wide").stdout
+    wide = e2e_cluster.kubectl_run("get", "tkm", "-n", e2e_namespace, "-o", "wide").stdout
     assert "http://" in wide
 
     events = e2e_cluster.kubectl_run(
@@ -147,7 +147,7 @@ def test_examples_train_wait_transfer_and_serve(
     # Deleting a TickerModel: the object goes at once (no finalizer); its Job and InferenceService follow
     # (the operator's cleanup on the DELETED event, or the garbage collector).
     aapl_uid = api.get("TickerModel", "aapl")["metadata"]["uid"]
-    e2e_cluster.kubectl_run("delete", "tm", "aapl", "-n", e2e_namespace, "--wait=true", timeout=120)
+    e2e_cluster.kubectl_run("delete", "tkm", "aapl", "-n", e2e_namespace, "--wait=true", timeout=120)
     h.wait_for(
         "aapl's Job and InferenceService to go",
         lambda: (
@@ -334,7 +334,7 @@ def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rol
     h.apply_resource(e2e_cluster, e2e_namespace, "TickerModel", "aapl-drift", retrained)
 
     def show() -> str:
-        return e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace, "-o", "yaml", check=False).stdout
+        return e2e_cluster.kubectl_run("get", "tkm", "-n", e2e_namespace, "-o", "yaml", check=False).stdout
 
     first = h.wait_for(
         "aapl-drift Ready",
@@ -346,7 +346,7 @@ def test_monitoring_checks_on_schedule_and_a_drifted_model_retrains_once_and_rol
     assert first["status"]["phase"] == "Ready", json.dumps(first["status"], indent=1)
     served = first["status"]["mlflow"]["servingVersion"]
     e2e_cluster.kubectl_run(
-        "annotate", "tm", "aapl-drift", "-n", e2e_namespace, "stockops.io/monitor=1", "--overwrite"
+        "annotate", "tkm", "aapl-drift", "-n", e2e_namespace, "stockops.io/monitor=1", "--overwrite"
     )
 
     def drift_checked(name: str) -> Callable[[], dict[str, Any] | None]:

@@ -123,16 +123,15 @@ def test_ticker_is_immutable(e2e_cluster: Any, e2e_namespace: str) -> None:
 def test_short_names_and_category_resolve(e2e_cluster: Any, e2e_namespace: str) -> None:
     msft = {**TICKER, "metadata": {"name": "msft"}, "spec": {**CHILD, "ticker": "MSFT"}}
     _apply(e2e_cluster, e2e_namespace, msft, dry_run=False)
-    for name in ("tm", "pm", "an", "stockops"):
+    for name in ("tkm", "pm", "an", "stockops"):
         result = e2e_cluster.kubectl_run("get", name, "-n", e2e_namespace, check=False)
         assert result.returncode == 0, f"kubectl get {name}: {result.stderr}"
     listed = e2e_cluster.kubectl_run("get", "stockops", "-n", e2e_namespace, "-o", "name").stdout
     assert "tickermodel.stockops.io/msft" in listed
-    header = e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace).stdout.splitlines()[0].split()
+    header = e2e_cluster.kubectl_run("get", "tkm", "-n", e2e_namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "TICKER", "PARENT", "PHASE", "PROGRESS", "SKILL", "READY", "AGE"]
-    wide = (
-        e2e_cluster.kubectl_run("get", "tm", "-n", e2e_namespace, "-o", "wide").stdout.splitlines()[0].split()
-    )
+    wide_table = e2e_cluster.kubectl_run("get", "tkm", "-n", e2e_namespace, "-o", "wide").stdout
+    wide = wide_table.splitlines()[0].split()
     assert wide[-3:] == ["URL", "DRIFTED", "VERSION"]
     explained = e2e_cluster.kubectl_run("explain", "tickermodel.spec.transfer.strategy").stdout
     assert "freeze" in explained and "fine-tune" in explained

@@ -2,7 +2,7 @@
 
 The API server's PodSecurity plugin enforces a namespace's ``pod-security.kubernetes.io/enforce`` label
 on Pod creation. Each pod is created with a server-side dry run (admission runs, nothing is stored, so
-no executor picks it up): our training pod and our predictor pod are admitted; the same pods without
+no node runs it): our training pod and our predictor pod are admitted; the same pods without
 the security fields are refused, naming what the profile requires, which shows the check is live.
 """
 

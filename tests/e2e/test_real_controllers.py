@@ -8,15 +8,13 @@ and conditions; the scheduler's placement by taints, tolerations and extended re
 collector removing dependents of a deleted custom resource; the namespace controller finishing a
 delete; the kubelet's rules for unknown images and declared probes.
 
-The module starts its own server (the session's keeps the executor until the whole suite moves here).
+They run on the session's test cluster (conftest.py), which the whole e2e suite shares.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import shutil
 import tempfile
 import textwrap
 import time
@@ -32,10 +30,9 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 
 from stockops.crd.ticker_model import TickerModelSpec
-from stockops.devcluster import LocalApiServer, build_tool, install_crds
+from stockops.devcluster import LocalApiServer
 from stockops.operator.builders import Owner, build_inference_service, build_training_job
 from stockops.operator.settings import OperatorSettings
 
@@ -79,25 +76,11 @@ class Controlled:
 
 
 @pytest.fixture(scope="module")
-def controlled(repo_root: Path, node_agent: ModuleType) -> Iterator[Controlled]:
-    if os.environ.get("STOCKOPS_E2E_CLUSTER") == "external":
+def controlled(e2e_cluster: Any) -> Controlled:
+    """The session's test cluster (conftest.py), seen through its admin client and its node agent."""
+    if not e2e_cluster.local:
         pytest.skip("tests the local test cluster's controllers; an external cluster brings its own")
-    work = Path(tempfile.mkdtemp(prefix="stockops-controllers-"))
-    server = LocalApiServer.start(
-        build_tool(repo_root, "testenv"), work / "kube", extra_args=("--controllers",)
-    )
-    agent = None
-    try:
-        api = k8s_config.new_client_from_config(config_file=str(server.kubeconfig()))
-        install_crds(api, repo_root / "crds")
-        agent = node_agent.NodeAgent(api, work_dir=work / "node").start()
-        yield Controlled(server=server, api=api, agent=agent)
-        assert server.alive(), f"the server (or one of its controllers) died:\n{server.log_tail()}"
-    finally:
-        if agent is not None:
-            agent.stop()
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    return Controlled(server=e2e_cluster.api_server, api=e2e_cluster.admin, agent=e2e_cluster.nodes)
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, describe: Callable[[], str]) -> Any:
@@ -594,26 +577,9 @@ def test_deleting_a_parentmodel_while_the_operator_is_down_finishes_and_the_gc_r
 
 
 @pytest.fixture(scope="module")
-def kserve(
-    controlled: Controlled,
-    kserve_control: ModuleType,
-    repo_root: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Any]:
-    """KServe's CRDs, config map, webhooks and controller manager (RawDeployment) on this server."""
-    kc = kserve_control
-    release = kc.find_kserve(repo_root)
-    kc.install_kserve(controlled.api, release)
-    manager = kc.KServeManager.start(
-        release, controlled.server.kubeconfig(), tmp_path_factory.mktemp("kserve")
-    )
-    try:
-        kc.register_webhooks(controlled.api, release, manager.webhook_port, manager.ca_pem)
-        yield manager
-        assert manager.alive(), f"the KServe manager died:\n{manager.log_tail()}"
-    finally:
-        kc.unregister_webhooks(controlled.api, release)
-        manager.stop()
+def kserve(controlled: Controlled, e2e_cluster: Any) -> Any:
+    """The session's KServe controller manager (RawDeployment), with its webhooks registered."""
+    return e2e_cluster.kserve
 
 
 def test_a_predictor_that_cannot_load_its_model_is_never_ready_on_real_kserve(

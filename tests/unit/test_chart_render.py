@@ -556,7 +556,7 @@ def test_helm_installs_the_generated_crds(render, repo_root: Path) -> None:
     assert sorted(crds, key=lambda c: c["metadata"]["name"]) == sorted(
         expected, key=lambda c: c["metadata"]["name"]
     )
-    assert {c["spec"]["names"]["shortNames"][0] for c in crds} == {"pm", "tm", "an"}
+    assert {c["spec"]["names"]["shortNames"][0] for c in crds} == {"pm", "tkm", "an"}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_schema_is_structural_and_described(kind: str) -> None:
 def test_names_columns_and_status_subresource() -> None:
     by_kind = {r.kind: crd_manifest(r) for r in ALL_RESOURCES}
     short = {k: m["spec"]["names"]["shortNames"] for k, m in by_kind.items()}
-    assert short == {"ParentModel": ["pm"], "TickerModel": ["tm"], "Analysis": ["an"]}
+    assert short == {"ParentModel": ["pm"], "TickerModel": ["tkm"], "Analysis": ["an"]}
     for manifest in by_kind.values():
         assert manifest["spec"]["group"] == "stockops.io"
         assert manifest["spec"]["scope"] == "Namespaced"

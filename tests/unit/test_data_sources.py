@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import logging
 import socket
+import threading
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +18,9 @@ import pytest
 from stockops.data import (
     AutoSource,
     CsvSource,
+    CsvUrlSource,
     DataUnavailableError,
+    DataValidationError,
     OhlcvSource,
     SyntheticSource,
     YFinanceSource,
@@ -176,3 +182,43 @@ def test_source_from_string_parses_every_spec(tmp_path: Path) -> None:
 def test_source_from_string_rejects_anything_else(spec: str) -> None:
     with pytest.raises(ValueError, match="data source"):
         source_from_string(spec)
+
+
+@pytest.fixture
+def served_ohlcv(ohlcv_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """The real CSV folder behind a real HTTP server on loopback (a bad file beside it)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    (folder / "AAPL.csv").write_bytes((ohlcv_dir / "AAPL.csv").read_bytes())
+    (folder / "BAD.csv").write_text("not,a\n1\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_csv_folder_over_http_reads_like_the_folder(served_ohlcv: str, ohlcv_dir: Path) -> None:
+    source = source_from_string(f"csv:{served_ohlcv}")
+    assert isinstance(source, CsvUrlSource) and source.name == f"csv:{served_ohlcv.rstrip('/')}"
+    over_http = source.fetch("AAPL", start=date(2020, 1, 1), end=date(2020, 12, 31))
+    on_disk = CsvSource(ohlcv_dir).fetch("AAPL", start=date(2020, 1, 1), end=date(2020, 12, 31))
+    pd.testing.assert_frame_equal(over_http.frame, on_disk.frame)
+    assert over_http.source == "csv:AAPL.csv" and not over_http.synthetic  # no server in provenance
+
+
+def test_a_csv_url_names_the_missing_file_the_bad_file_and_the_dead_server(served_ohlcv: str) -> None:
+    source = CsvUrlSource(served_ohlcv)
+    with pytest.raises(DataUnavailableError, match=r"MSFT\.csv answered HTTP 404"):
+        source.fetch("MSFT")
+    with pytest.raises(DataValidationError, match=r"BAD\.csv"):
+        source.fetch("BAD")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(DataUnavailableError, match="cannot read"):
+        CsvUrlSource(f"http://127.0.0.1:{port}").fetch("AAPL")

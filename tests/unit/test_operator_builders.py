@@ -36,7 +36,11 @@ PARENT_V2 = ParentVersion(name="gspc", ticker="^GSPC", model_name="stockops-gspc
 
 
 def _env(container: dict) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container["env"]}
+    """Literal env values; a downward-API entry shows as `fieldRef:<path>`."""
+    return {
+        e["name"]: e["value"] if "value" in e else f"fieldRef:{e['valueFrom']['fieldRef']['fieldPath']}"
+        for e in container["env"]
+    }
 
 
 def test_parent_job_runs_the_trainer_with_the_spec_as_config() -> None:
@@ -192,6 +196,8 @@ def test_inference_service_serves_the_promoted_version() -> None:
     assert env["STOCKOPS_MODEL_VERSION"] == "4"
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert env["STOCKOPS_CACHE_TTL_SECONDS"] == "60"
+    # It listens on the pod's own address, from the downward API, not on every interface.
+    assert env["STOCKOPS_BIND_ADDRESS"] == "fieldRef:status.podIP"
     assert container["resources"]["requests"] == {"cpu": "2", "memory": "3Gi"}
     # KServe would default a missing CPU limit to 1, below this request: the limit is explicit
     assert container["resources"]["limits"] == {"cpu": "2", "memory": "3Gi"}

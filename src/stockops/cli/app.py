@@ -597,15 +597,20 @@ def analyze(
 def dev_cluster(
     work_dir: Annotated[Path | None, typer.Option(help="Default: $STOCKOPS_HOME/dev-cluster")] = None,
     operator: Annotated[bool, typer.Option(help="Run the operator too.")] = True,
-    executor: Annotated[bool, typer.Option(help="Run the local Job/KServe executor too.")] = True,
+    nodes: Annotated[bool, typer.Option(help="Run KServe, the node agent and the service proxy too.")] = True,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Workloads' data source (default $STOCKOPS_DATA_SOURCE, else yfinance)."),
+    ] = None,
 ) -> None:
-    """A local cluster without Docker: test API server + CRDs + operator + executor; Ctrl-C stops all.
+    """A local cluster without Docker: real control plane and controllers, KServe, a node agent that
+    runs pods as processes, MLflow on loopback and the operator; Ctrl-C stops all.
 
-    Needs a source checkout (the test API server is built from tests/e2e/testenv, cached).
+    Needs a source checkout (the test cluster is built from tests/e2e/testenv, cached).
     """
     from stockops.devcluster import run_dev_cluster
 
-    code = run_dev_cluster(work_dir=work_dir, with_operator=operator, with_executor=executor)
+    code = run_dev_cluster(work_dir=work_dir, with_operator=operator, with_nodes=nodes, data_source=data)
     raise typer.Exit(code=code)
 
 

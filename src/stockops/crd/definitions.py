@@ -74,7 +74,7 @@ TICKER_MODEL = ResourceDefinition(
     kind="TickerModel",
     plural="tickermodels",
     singular="tickermodel",
-    short_name="tm",
+    short_name="tkm",
     description=(
         "One stock's forecasting model: trained from its ParentModel's weights once the parent is "
         "Ready, promoted past a skill gate, then served by a KServe InferenceService."

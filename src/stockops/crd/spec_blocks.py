@@ -65,7 +65,10 @@ class DataSpec(CrdModel):
         default=None,
         min_length=1,
         max_length=1024,
-        description="Directory inside the training container holding <TICKER>.csv files (source 'csv').",
+        description=(
+            "Directory inside the training container, or an http(s):// URL of a folder, holding "
+            "<TICKER>.csv files (source 'csv')."
+        ),
     )
     start: dt.date | None = Field(
         default=None, description="First date of history to train on (YYYY-MM-DD). Unset: all history."

@@ -17,6 +17,7 @@ from stockops.data.history import OHLCV_COLUMNS, PriceHistory
 from stockops.data.sources import (
     AutoSource,
     CsvSource,
+    CsvUrlSource,
     OhlcvSource,
     YFinanceSource,
     csv_file_name,
@@ -34,6 +35,7 @@ __all__ = [
     "OHLCV_COLUMNS",
     "AutoSource",
     "CsvSource",
+    "CsvUrlSource",
     "DataError",
     "DataUnavailableError",
     "DataValidationError",

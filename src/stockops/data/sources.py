@@ -1,4 +1,5 @@
-"""Where daily prices come from: a CSV directory, Yahoo Finance, or a seeded synthetic generator.
+"""Where daily prices come from: a CSV directory (or HTTP folder), Yahoo Finance, or a seeded synthetic
+generator.
 
 All sources return the same validated `PriceHistory`, so the trainer, the predictor and the CLI never
 care which one is configured; they get one from `source_from_string(settings.data_source)` at the edge.
@@ -27,7 +28,7 @@ from stockops.data.validation import normalize_ticker, validate_ohlcv
 
 logger = logging.getLogger(__name__)
 
-SOURCE_SPECS = "auto | yfinance | synthetic | csv:DIR"
+SOURCE_SPECS = "auto | yfinance | synthetic | csv:DIR | csv:http(s)://URL"
 
 
 @runtime_checkable
@@ -108,6 +109,59 @@ class CsvSource:
         except OSError as exc:
             raise DataUnavailableError(symbol, source, f"cannot read file: {exc}", file=path) from exc
         frame = validate_ohlcv(raw, ticker=symbol, source=source, file=path)
+        return PriceHistory(
+            ticker=symbol,
+            frame=_between(frame, start, end, ticker=symbol, source=source),
+            source=source,
+            synthetic=False,
+        )
+
+
+class CsvUrlSource:
+    """Reads `<base URL>/<TICKER>.csv` over HTTP(S), in the same layout as `CsvSource`.
+
+    For pods that cannot see the files of the machine that holds them (a cluster, kind's nodes): the
+    folder is served by any web server or object store website; nothing is cached here, every fetch
+    reads the file again, as `CsvSource` does.
+    """
+
+    synthetic = False
+    timeout_s = 30.0
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.name = f"csv:{self.base_url}"
+
+    def __repr__(self) -> str:
+        return f"CsvUrlSource({self.base_url!r})"
+
+    def url_for(self, ticker: str) -> str:
+        return f"{self.base_url}/{csv_file_name(ticker)}"
+
+    def fetch(self, ticker: str, start: date | None = None, end: date | None = None) -> PriceHistory:
+        import io
+        import urllib.error
+        import urllib.request
+
+        symbol = normalize_ticker(ticker)
+        _check_range(start, end)
+        url = self.url_for(symbol)
+        source = f"csv:{csv_file_name(symbol)}"  # provenance names the file, not the server
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            raise DataUnavailableError(symbol, self.name, f"{url} answered HTTP {exc.code}") from exc
+        except (OSError, ValueError) as exc:
+            raise DataUnavailableError(symbol, self.name, f"cannot read {url}: {exc}") from exc
+        try:
+            raw = pd.read_csv(io.BytesIO(body), skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataValidationError(
+                symbol, source, f"{url} is not a readable CSV file: {first_line}"
+            ) from exc
+        frame = validate_ohlcv(raw, ticker=symbol, source=source)
         return PriceHistory(
             ticker=symbol,
             frame=_between(frame, start, end, ticker=symbol, source=source),
@@ -296,7 +350,7 @@ class AutoSource:
 
 
 def source_from_string(spec: str, *, seed: int = 42) -> OhlcvSource:
-    """Parse a data-source setting: "auto" | "yfinance" | "synthetic" | "csv:DIR"."""
+    """Parse a data-source setting: "auto" | "yfinance" | "synthetic" | "csv:DIR" | "csv:http(s)://URL"."""
     text = spec.strip() if isinstance(spec, str) else ""
     keyword = text.lower()
     if keyword == "auto":
@@ -309,5 +363,7 @@ def source_from_string(spec: str, *, seed: int = 42) -> OhlcvSource:
         directory = text[len("csv:") :].strip()
         if not directory:
             raise ValueError(f"data source {spec!r} names no directory: use csv:DIR, e.g. csv:./data/ohlcv")
+        if directory.lower().startswith(("http://", "https://")):
+            return CsvUrlSource(directory)
         return CsvSource(directory)
     raise ValueError(f"unknown data source {spec!r}: expected one of {SOURCE_SPECS}")

@@ -93,6 +93,10 @@ def _env(name: str, value: str) -> dict[str, str]:
     return {"name": name, "value": value}
 
 
+def _pod_ip_env(name: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+
+
 def _extra_env(settings: OperatorSettings, env: list[dict[str, str]]) -> list[dict[str, str]]:
     """The operator's extra env, minus names the builder already set (those win)."""
     taken = {e["name"] for e in env}
@@ -413,6 +417,9 @@ def build_inference_service(
     ]
     if serving and serving.cache_ttl_seconds is not None:
         env.append(_env("STOCKOPS_CACHE_TTL_SECONDS", str(serving.cache_ttl_seconds)))
+    # The predictor listens on the pod's own address (what the kubelet's probes and the Service's
+    # endpoints use), handed over by the downward API, instead of every interface.
+    env.append(_pod_ip_env("STOCKOPS_BIND_ADDRESS"))
     env += _extra_env(settings, env)
 
     labels = owner_labels(owner.kind, owner.name, owner.uid, "serving", "stockops-predictor")
