@@ -705,3 +705,155 @@ def test_a_two_cpu_predictor_with_a_loadable_model_is_a_ready_inferenceservice(
         body = json.loads(resp.read())
     forecast = body["predictions"][0]
     assert forecast["days"] == 3 and len(forecast["forecast"]) == 3, body
+
+
+def test_a_version_patched_into_a_ready_inferenceservice_serves_only_once_its_pods_rolled_out(
+    controlled: Controlled,
+    kserve: Any,
+    namespace: str,
+    mlflow_uri: str,
+    register_small_model: Callable[..., Any],
+    ohlcv_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """The operator's own passes (reconcile, its KubeCluster) against real KServe and the real
+    Deployment controller: version 1 serves; the operator patches in a version whose pod cannot load
+    its model, and KServe's Ready stays True on the old pod (its observedGeneration, where it writes
+    one, catches up) while the operator keeps saying version 1 serves and the new one is rolling out;
+    then a loadable version 2 counts once its pod took over."""
+    from stockops.operator.cluster import KubeCluster, KubeRest
+    from stockops.operator.naming import inference_service_name
+    from stockops.operator.observations import observe_inference_service
+    from stockops.operator.reconcile import Observed, ReconcileResult, Resource, reconcile
+
+    first = register_small_model("AAPL", home=tmp_path / "home", tracking_uri=mlflow_uri)
+    settings = OperatorSettings(
+        trainer_image=IMAGE,
+        predictor_image="stockops/predictor:test",
+        mlflow_tracking_uri=mlflow_uri,
+        data_source=f"csv:{ohlcv_dir}",
+        # one quick failed load of a version MLflow does not have, instead of minutes of retries
+        extra_env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+    )
+    cluster = KubeCluster(KubeRest(controlled.api.configuration))
+    custom = k8s_client.CustomObjectsApi(controlled.api)
+    uid = str(uuid.uuid4())
+    name = inference_service_name("roll", uid)
+    body: dict[str, Any] = {
+        "metadata": {"name": "roll", "namespace": namespace, "uid": uid, "generation": 1},
+        "spec": {"ticker": "AAPL", "parentRef": {"name": "gspc"}},
+        "status": {"observedGeneration": 1},
+    }
+
+    def describe() -> str:
+        return controlled.describe(namespace) + "\nKServe manager:\n" + kserve.log_tail(30)
+
+    def stored() -> dict[str, Any]:
+        return custom.get_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", namespace, "inferenceservices", name
+        )
+
+    def kserve_ready() -> bool:
+        conditions = (stored().get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def operator_pass(serving_version: str) -> ReconcileResult:
+        """One pass as the operator runs it, told that `serving_version` is the promoted one."""
+        mlflow = {"modelName": first.model_name, "modelVersion": serving_version}
+        body["status"]["mlflow"] = {**mlflow, "servingVersion": serving_version}
+        resource = Resource.from_body("TickerModel", body)
+        observed = Observed(isvc=observe_inference_service(stored()))
+        result = reconcile(resource, observed, cluster, _NoProgress(), settings, _now())
+        body["status"] = result.status.to_wire()
+        return result
+
+    def serving(result: ReconcileResult) -> tuple[str | None, str | None, str | None]:
+        inference = result.status.inference  # type: ignore[attr-defined]
+        ready = result.status.condition("ServingReady")
+        rolling = getattr(inference, "rolling_out_version", None)  # (an operator before it: none)
+        return inference.model_version, rolling, ready.reason if ready else None
+
+    spec = TickerModelSpec.model_validate(body["spec"])
+    owner = Owner("TickerModel", "roll", namespace, uid, 1)
+    manifest = build_inference_service(
+        owner, spec, settings, name=name, model_name=first.model_name, model_version=first.model_version
+    )
+    manifest["metadata"].pop("ownerReferences", None)  # its owner does not exist here
+    cluster.create_inference_service(manifest)
+
+    def operator_serves(version: str) -> ReconcileResult | None:
+        result = operator_pass(version)
+        return result if serving(result) == (version, None, "InferenceServiceReady") else None
+
+    wait_for("the InferenceService to be Ready on version 1", kserve_ready, 180, describe)
+    # the Deployment's availability lags the pod's Ready by a moment: until then 1 is not counted
+    v1 = first.model_version
+    wait_for("the operator to count version 1 as served", lambda: operator_serves(v1), 60, describe)
+
+    # A version MLflow does not have: its pod starts, fails to load it and is never Ready.
+    missing = "999"
+    patched = operator_pass(missing)
+    assert any(e.reason == "InferenceServiceUpdated" for e in patched.events)
+    assert serving(patched) == (first.model_version, missing, "RollingOut"), patched.status
+    apps = k8s_client.AppsV1Api(controlled.api)
+
+    def new_pod_answers_not_ready() -> bool:
+        for pod in _pods(controlled, namespace, f"serving.kserve.io/inferenceservice={name}"):
+            env = {e.name: e.value for c in pod.spec.containers for e in c.env or ()}
+            if env.get("STOCKOPS_MODEL_VERSION") == missing and pod.status.pod_ip:
+                try:
+                    urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/v2/health/ready", timeout=2)
+                except urllib.error.HTTPError as exc:
+                    return exc.code == 503
+                except OSError:
+                    return False
+        return False
+
+    wait_for("the new pod to answer 503 (model not loaded)", new_pod_answers_not_ready, 120, describe)
+    time.sleep(12)  # more than a readiness probe period (5 s) while the new pod answers 503
+
+    def kserve_current() -> dict[str, Any] | None:
+        """The InferenceService as the old gate saw it: Ready, observedGeneration missing or current."""
+        isvc = stored()
+        observed = (isvc.get("status") or {}).get("observedGeneration")
+        current = observed is None or observed == isvc["metadata"]["generation"]
+        return isvc if current and kserve_ready() else None
+
+    isvc = wait_for("KServe to report Ready for the patched spec", kserve_current, 60, describe)
+    old_view = observe_inference_service(isvc)  # what the operator trusted before: Ready, version 999
+    assert old_view.ready and old_view.model_version == missing
+    rollout = cluster.predictor_rollout(namespace, old_view)
+    assert not rollout.complete and rollout.model_version == missing, rollout
+    deployment = apps.read_namespaced_deployment(f"{name}-predictor", namespace)
+    assert deployment.status.available_replicas == 1 and deployment.status.replicas == 2, deployment.status
+    stuck = operator_pass(missing)
+    assert serving(stuck) == (first.model_version, missing, "RollingOut"), stuck.status
+    assert stuck.status.condition("Ready").status == "True"  # type: ignore[union-attr]
+    assert stuck.status.inference.ready  # type: ignore[attr-defined]
+
+    # A loadable version 2: counted once its pod replaced the others.
+    second = register_small_model("AAPL", home=tmp_path / "home", tracking_uri=mlflow_uri)
+    assert second.model_version != first.model_version
+    operator_pass(second.model_version)
+
+    v2 = second.model_version
+    served = wait_for("the operator to count version 2 as served", lambda: operator_serves(v2), 240, describe)
+    assert served.status.condition("Ready").status == "True", served.status  # type: ignore[union-attr]
+    deployment = apps.read_namespaced_deployment(f"{name}-predictor", namespace)
+    assert deployment.status.replicas == deployment.status.updated_replicas == 1, deployment.status
+
+
+class _NoProgress:
+    """No training runs in this test: the operator's progress source is never asked."""
+
+    def progress(self, job_name: str) -> None:
+        return None
+
+    def forget(self, job_name: str) -> None:
+        return None
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)

@@ -19,6 +19,7 @@ from stockops.operator.observations import (
     InferenceServiceObservation,
     JobObservation,
     ParentObservation,
+    RolloutObservation,
     TrainingProgress,
     observe_inference_service,
     observe_job,
@@ -55,6 +56,8 @@ class InMemoryCluster:
         self.suspended: dict[str, bool] = {}
         self.status_patches: list[dict[str, Any]] = []
         self.config_maps: dict[str, dict[str, Any]] = {}
+        # the predictor rollout per InferenceService; absent: rolled out at once to its current version
+        self.rollouts: dict[str, RolloutObservation] = {}
 
     def create_job(self, manifest: dict[str, Any]) -> JobObservation:
         self.calls.append(f"create_job {manifest['metadata']['name']}")
@@ -87,13 +90,19 @@ class InMemoryCluster:
         return observe_inference_service(manifest)
 
     def update_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation:
-        self.calls.append(f"update_isvc {manifest['metadata']['name']}")
-        self.isvcs[manifest["metadata"]["name"]] = manifest
-        return observe_inference_service(manifest)
+        name = manifest["metadata"]["name"]
+        self.calls.append(f"update_isvc {name}")
+        # a patch keeps the status KServe wrote (the old pods' Ready), as the API server's answer does
+        self.isvcs[name] = {**manifest, "status": self.isvcs.get(name, {}).get("status", {})}
+        return observe_inference_service(self.isvcs[name])
 
     def delete_inference_service(self, namespace: str, name: str) -> None:
         self.calls.append(f"delete_isvc {name}")
         self.isvcs.pop(name, None)
+
+    def predictor_rollout(self, namespace: str, isvc: InferenceServiceObservation) -> RolloutObservation:
+        self.calls.append(f"rollout {isvc.name}")
+        return self.rollouts.get(isvc.name) or RolloutObservation(isvc.model_version, True, "rolled out")
 
     def patch_status(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self.status_patches.append(patch)
@@ -206,7 +215,7 @@ def test_success_reads_the_termination_annotation_and_serves_the_version() -> No
     assert f"pods {name}" not in cluster.calls  # the annotation was enough
     assert "create_isvc aapl" in cluster.calls
     isvc = cluster.isvcs["aapl"]
-    env = {e["name"]: e["value"] for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
+    env = {e["name"]: e.get("value") for e in isvc["spec"]["predictor"]["containers"][0]["env"]}
     assert (env["STOCKOPS_MODEL_NAME"], env["STOCKOPS_MODEL_VERSION"]) == ("stockops-aapl", "5")
     assert result.status.phase == "Deploying"
     assert result.finished is not None and result.finished.name == name
@@ -333,6 +342,50 @@ def test_disabling_serving_deletes_the_inference_service() -> None:
     isvc = InferenceServiceObservation("aapl", True, "http://aapl", "5")
     run(body(status=status, serving={"enabled": False}), Observed(parent=READY_PARENT, isvc=isvc), cluster)
     assert "delete_isvc aapl" in cluster.calls
+
+
+def test_a_version_patched_into_the_isvc_serves_once_the_predictor_rolled_out() -> None:
+    """The patch to version 6 leaves version 5 serving (Ready stays True on the old pods); only the
+    predictor Deployment's finished rollout makes 6 count, and the pass is re-run until it does."""
+    from stockops.operator.controller import _clock_dependent
+
+    cluster = InMemoryCluster()
+    ready = {"url": "http://aapl", "conditions": [{"type": "Ready", "status": "True"}]}
+    cluster.isvcs["aapl"] = {"metadata": {"name": "aapl"}, "status": ready}
+    status = {
+        "observedGeneration": 1,
+        "mlflow": {"modelName": "stockops-aapl", "modelVersion": "6", "servingVersion": "6"},
+        "inference": {"name": "aapl", "modelVersion": "5", "ready": True, "url": "http://aapl"},
+    }
+    b = body(status=status)
+    five = InferenceServiceObservation("aapl", True, "http://aapl", "5")
+
+    patched = run(b, Observed(parent=READY_PARENT, isvc=five), cluster)
+    assert "update_isvc aapl" in cluster.calls and "rollout aapl" not in cluster.calls
+    inference = patched.status.inference
+    assert inference is not None and (inference.model_version, inference.rolling_out_version) == ("5", "6")
+    assert patched.status.condition("ServingReady").reason == "RollingOut"  # type: ignore[union-attr]
+    assert patched.status.condition("Ready").status == "True"  # type: ignore[union-attr]
+    resource = Resource.from_body("TickerModel", b)
+    assert _clock_dependent(resource, patched)  # re-checked: the Deployment may finish silently
+
+    cluster.rollouts["aapl"] = RolloutObservation("6", False, "1 old replicas pending termination")
+    index = observe_inference_service(cluster.isvcs["aapl"])
+    stuck = run(b, Observed(parent=READY_PARENT, isvc=index), cluster)
+    assert cluster.calls.count("rollout aapl") == 1 and cluster.calls.count("update_isvc aapl") == 1
+    assert stuck.status.inference is not None and stuck.status.inference.model_version == "5"
+    message = stuck.status.condition("ServingReady").message  # type: ignore[union-attr]
+    assert "rolling out version 6: 1 old replicas pending termination" in message
+
+    del cluster.rollouts["aapl"]  # the new pods turned Ready
+    rolled = run(b, Observed(parent=READY_PARENT, isvc=index), cluster)
+    inference = rolled.status.inference
+    assert inference is not None and (inference.model_version, inference.rolling_out_version) == ("6", None)
+    assert rolled.status.condition("ServingReady").status == "True"  # type: ignore[union-attr]
+    assert not _clock_dependent(Resource.from_body("TickerModel", b), rolled)
+
+    run(b, Observed(parent=READY_PARENT, isvc=index), cluster)
+    assert cluster.calls.count("rollout aapl") == 2  # steady: the Deployment is not read again
 
 
 def test_owner_reference_points_at_the_resource() -> None:

@@ -15,6 +15,7 @@ from stockops.operator.observations import (
     JobObservation,
     JobState,
     ParentObservation,
+    RolloutObservation,
     TrainingProgress,
 )
 from stockops.operator.status import StatusInputs, compute_status
@@ -26,6 +27,7 @@ JOB = "aapl-g1-p2-abcd1234"
 PARENT_SPEC = ParentModelSpec()
 CHILD_SPEC = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
 READY_PARENT = ParentObservation("gspc", "^GSPC", "Ready", True, "stockops-gspc", "2")
+ROLLED_OUT_3 = RolloutObservation("3", True, "1 of 1 replicas rolled out")
 METRICS = {
     "rmse": 3.2,
     "mae": 2.1,
@@ -164,7 +166,7 @@ def test_job_lifecycle_pending_training_ready() -> None:
     assert done.mlflow.uri == "http://mlflow/#/models/stockops-aapl/versions/3"
     assert done.parent is not None and done.parent.model_version == "2"
 
-    isvc = InferenceServiceObservation("aapl", True, "http://aapl.ml.example", "3")
+    isvc = InferenceServiceObservation("aapl", True, "http://aapl.ml.example", "3", rollout=ROLLED_OUT_3)
     ready = child(done, job=job(JobState.SUCCEEDED), isvc=isvc)
     assert ready.phase == "Ready"
     assert cond(ready, "ServingReady") == ("True", "InferenceServiceReady")
@@ -285,7 +287,7 @@ def test_child_below_the_gate_with_nothing_to_serve_fails() -> None:
 
 def test_child_below_the_gate_keeps_serving_the_previous_version() -> None:
     served = child(job=job(JobState.SUCCEEDED), result=OK)
-    isvc = InferenceServiceObservation("aapl", True, "http://aapl", "3")
+    isvc = InferenceServiceObservation("aapl", True, "http://aapl", "3", rollout=ROLLED_OUT_3)
     served = child(served, job=job(JobState.SUCCEEDED), isvc=isvc)
     retrain = replace(job(JobState.SUCCEEDED), name="aapl-g1-p3-x")
     below = OK.model_copy(update={"model_version": "4", "promoted": False, "promotion_reason": "worse"})
@@ -420,7 +422,7 @@ def test_condition_schema_has_the_metav1_rules() -> None:
 def test_a_failed_retrain_keeps_ready_while_the_old_version_serves() -> None:
     from stockops.operator.observations import InferenceServiceObservation
 
-    isvc = InferenceServiceObservation("aapl", True, "http://aapl.ml", "3")
+    isvc = InferenceServiceObservation("aapl", True, "http://aapl.ml", "3", rollout=ROLLED_OUT_3)
     served = child(job=job(JobState.SUCCEEDED), result=OK, isvc=isvc)
     assert served.phase == "Ready" and cond(served, "Ready") == ("True", "Ready")
 
@@ -451,3 +453,51 @@ def test_a_failed_retrain_keeps_ready_while_the_old_version_serves() -> None:
     # the first training failing with nothing served is still a failure of the resource
     first = child(job=job(JobState.FAILED), result=crashed)
     assert first.phase == "Failed" and cond(first, "Ready") == ("False", "BackoffLimitExceeded")
+
+
+def test_a_new_version_serves_only_once_its_pods_rolled_out() -> None:
+    """KServe's Ready stays True while the old pods answer: version 4 counts once its rollout is done,
+    and a rollout that never completes (the new pod cannot load its model) never flips it."""
+    served = child(job=job(JobState.SUCCEEDED), result=OK)
+    served = child(served, job=job(JobState.SUCCEEDED), isvc=InferenceServiceObservation(
+        "aapl", True, "http://aapl", "3", rollout=ROLLED_OUT_3))  # fmt: skip
+    retrain = replace(job(JobState.SUCCEEDED), name="aapl-g1-p3-x")
+    four = OK.model_copy(update={"model_version": "4"})
+    promoted = child(served, job_name="aapl-g1-p3-x", job=retrain, result=four, parent_version="3",
+                     isvc=InferenceServiceObservation("aapl", True, "http://aapl", "3"))  # fmt: skip
+    assert promoted.mlflow is not None and promoted.mlflow.serving_version == "4"
+
+    stuck = RolloutObservation("4", False, "1 old replicas pending termination")
+    rolling_isvc = InferenceServiceObservation("aapl", True, "http://aapl", "4", rollout=stuck)
+    rolling = child(promoted, job_name="aapl-g1-p3-x", job=retrain, isvc=rolling_isvc, parent_version="3")
+    assert rolling.inference is not None
+    assert (rolling.inference.model_version, rolling.inference.rolling_out_version) == ("3", "4")
+    assert rolling.inference.ready and rolling.inference.url == "http://aapl"
+    assert cond(rolling, "ServingReady") == ("False", "RollingOut")
+    message = rolling.condition("ServingReady").message  # type: ignore[union-attr]
+    assert "serves version 3; rolling out version 4: 1 old replicas pending termination" in message
+    assert rolling.phase == "Deploying" and cond(rolling, "Ready") == ("True", "Ready")
+    assert "version 3 still serves" in rolling.condition("Ready").message  # type: ignore[union-attr]
+
+    # the next pass reads no rollout (none is known newer): version 3 still is what serves
+    unread = child(rolling, job_name="aapl-g1-p3-x", job=retrain, parent_version="3",
+                   isvc=replace(rolling_isvc, rollout=None))  # fmt: skip
+    assert unread.inference is not None and unread.inference.model_version == "3"
+
+    done = replace(rolling_isvc, rollout=RolloutObservation("4", True, "1 of 1 replicas rolled out"))
+    rolled = child(rolling, job_name="aapl-g1-p3-x", job=retrain, isvc=done, parent_version="3")
+    assert rolled.inference is not None
+    assert (rolled.inference.model_version, rolled.inference.rolling_out_version) == ("4", None)
+    assert rolled.phase == "Ready" and cond(rolled, "ServingReady") == ("True", "InferenceServiceReady")
+
+
+def test_a_first_rollout_serves_nothing_until_it_completes() -> None:
+    done = child(job=job(JobState.SUCCEEDED), result=OK)
+    rolling = RolloutObservation("3", False, "0 of 1 updated replicas available")
+    status = child(done, job=job(JobState.SUCCEEDED), isvc=InferenceServiceObservation(
+        "aapl", True, "http://aapl", "3", rollout=rolling))  # fmt: skip
+    assert status.inference is not None
+    assert (status.inference.model_version, status.inference.rolling_out_version) == (None, "3")
+    assert not status.inference.ready and status.inference.url is None
+    assert cond(status, "ServingReady") == ("False", "RollingOut")
+    assert status.phase == "Deploying" and cond(status, "Ready")[0] == "False"

@@ -329,7 +329,12 @@ class InferenceStatus(CrdModel):
     url: str | None = Field(default=None, description="Prediction URL, once the InferenceService is Ready.")
     ready: bool | None = Field(default=None, description="InferenceService Ready condition.")
     model_version: str | None = Field(
-        default=None, description="Model version the predictor is configured with."
+        default=None,
+        description="Model version that serves: the predictor's pods of that version rolled out.",
+    )
+    rolling_out_version: str | None = Field(
+        default=None,
+        description="Model version the predictor is rolling out to (absent once it serves).",
     )
 
 

@@ -17,10 +17,15 @@ from requests.adapters import HTTPAdapter
 from stockops.crd.base import GROUP, VERSION
 from stockops.operator.naming import LABEL_OWNER_UID
 from stockops.operator.observations import (
+    LABEL_KSERVE_ISVC,
     InferenceServiceObservation,
     JobObservation,
+    RolloutObservation,
+    missing_predictor,
     observe_inference_service,
     observe_job,
+    observe_rollout,
+    predictor_deployment_name,
 )
 
 KSERVE_PATH = "/apis/serving.kserve.io/v1beta1"
@@ -56,6 +61,9 @@ class Cluster(Protocol):
     def create_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation: ...
     def update_inference_service(self, manifest: dict[str, Any]) -> InferenceServiceObservation: ...
     def delete_inference_service(self, namespace: str, name: str) -> None: ...
+    def predictor_rollout(self, namespace: str, isvc: InferenceServiceObservation) -> RolloutObservation:
+        """Whether the InferenceService's predictor Deployment rolled out, and which version."""
+
     def patch_status(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None: ...
     def delete_owned(self, namespace: str, owner_uid: str) -> list[str]: ...
 
@@ -123,6 +131,10 @@ def _jobs(namespace: str) -> str:
 
 def _isvcs(namespace: str) -> str:
     return f"{KSERVE_PATH}/namespaces/{quote(namespace)}/inferenceservices"
+
+
+def _deployments(namespace: str) -> str:
+    return f"/apis/apps/v1/namespaces/{quote(namespace)}/deployments"
 
 
 def _config_maps(namespace: str) -> str:
@@ -250,6 +262,16 @@ class KubeCluster:
 
     def delete_inference_service(self, namespace: str, name: str) -> None:
         self._rest.request("DELETE", f"{_isvcs(namespace)}/{quote(name)}", ok_missing=True)
+
+    def predictor_rollout(self, namespace: str, isvc: InferenceServiceObservation) -> RolloutObservation:
+        """Read the predictor Deployment KServe made (its name, its label naming the InferenceService;
+        a Deployment of that name that is not KServe's for it counts as missing)."""
+        name = predictor_deployment_name(isvc.name)
+        found = self._rest.request("GET", f"{_deployments(namespace)}/{quote(name)}", ok_missing=True)
+        labels = ((found or {}).get("metadata") or {}).get("labels") or {}
+        if found is None or labels.get(LABEL_KSERVE_ISVC) != isvc.name:
+            return missing_predictor(isvc)
+        return observe_rollout(found)
 
     def patch_status(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURALS[kind]}/{quote(name)}/status"

@@ -64,7 +64,9 @@ def _utcnow() -> dt.datetime:
 
 def _clock_dependent(resource: Resource, result: ReconcileResult) -> bool:
     """Whether the next pass may differ with unchanged inputs: progress is polled while training,
-    a missing result times out, and a retrain schedule fires by the clock."""
+    a missing result times out, a retrain schedule fires by the clock, and a predictor rollout is
+    polled (its Deployment finishing may change nothing the InferenceService index shows: KServe's
+    Ready stays True throughout)."""
     retrain = resource.spec.retrain
     schedule = retrain.schedule if retrain else None
     monitoring = getattr(resource.spec, "monitoring", None)
@@ -74,7 +76,9 @@ def _clock_dependent(resource: Resource, result: ReconcileResult) -> bool:
     )
     checking = getattr(result.status, "monitoring", None)
     in_flight = bool(checking and checking.job_name and checking.last_check_time is None)
-    return result.status.phase == "Training" or bool(schedule) or watched or in_flight
+    inference = getattr(result.status, "inference", None)
+    rolling = bool(inference and inference.rolling_out_version)
+    return result.status.phase == "Training" or bool(schedule) or watched or in_flight or rolling
 
 
 class InvalidSpecError(ValueError):

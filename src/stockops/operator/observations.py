@@ -101,9 +101,29 @@ def observe_job(job: dict[str, Any]) -> JobObservation:
     )
 
 
+MODEL_VERSION_ENV = "STOCKOPS_MODEL_VERSION"
+# What KServe's RawDeployment mode names and labels the predictor Deployment of an InferenceService.
+PREDICTOR_SUFFIX = "-predictor"
+LABEL_KSERVE_ISVC = "serving.kserve.io/inferenceservice"
+
+
+@dataclass(frozen=True)
+class RolloutObservation:
+    """The predictor Deployment KServe made for an InferenceService, as `kubectl rollout status` sees it.
+
+    KServe's Ready in RawDeployment mode follows the Deployment's Available condition, which stays
+    True during a rolling update while the old pods answer, and KServe writes no observedGeneration:
+    only the Deployment says whether the pods of the new template (the new model version) took over.
+    """
+
+    model_version: str | None  # STOCKOPS_MODEL_VERSION of the Deployment's pod template
+    complete: bool
+    message: str
+
+
 @dataclass(frozen=True)
 class InferenceServiceObservation:
-    """A KServe InferenceService as last seen."""
+    """A KServe InferenceService as last seen (`rollout`: its predictor Deployment, when read)."""
 
     name: str
     ready: bool
@@ -112,30 +132,114 @@ class InferenceServiceObservation:
     reason: str | None = None
     message: str | None = None
     spec_hash: str | None = None
+    generation_observed: bool | None = None  # None: KServe wrote no status.observedGeneration
+    rollout: RolloutObservation | None = None
+
+
+def _model_version(containers: list[dict[str, Any]]) -> str | None:
+    version = None
+    for container in containers:
+        for env in container.get("env") or []:
+            if env.get("name") == MODEL_VERSION_ENV:
+                version = env.get("value")
+    return version
 
 
 def observe_inference_service(isvc: dict[str, Any]) -> InferenceServiceObservation:
+    """Reduce an InferenceService to its Ready condition and the model version its spec names.
+
+    `ready` is KServe's Ready as it stands, also while its observedGeneration lags a patch: the pods
+    it reports on still answer. Neither Ready nor a current observedGeneration says which version's
+    pods those are (KServe catches up its observedGeneration before the new pods are Ready); the
+    predictor Deployment does (`rollout`, `served_version`).
+    """
     meta = isvc.get("metadata") or {}
     status = isvc.get("status") or {}
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    version = None
-    for container in ((isvc.get("spec") or {}).get("predictor") or {}).get("containers") or []:
-        for env in container.get("env") or []:
-            if env.get("name") == "STOCKOPS_MODEL_VERSION":
-                version = env.get("value")
-    # Ready only counts once the controller has seen the current spec (after a rollout patch the
-    # old Ready=True lingers until KServe reconciles the new generation).
+    containers = ((isvc.get("spec") or {}).get("predictor") or {}).get("containers") or []
     observed = status.get("observedGeneration")
-    current = observed is None or observed == meta.get("generation")
+    current = None if observed is None else observed == meta.get("generation")
     return InferenceServiceObservation(
         name=meta.get("name", ""),
-        ready=bool(ready and ready.get("status") == "True" and current),
+        ready=bool(ready and ready.get("status") == "True"),
         url=status.get("url"),
-        model_version=version,
+        model_version=_model_version(containers),
         reason=ready.get("reason") if ready else None,
         message=ready.get("message") if ready else None,
         spec_hash=(meta.get("annotations") or {}).get(ANNOTATION_SPEC_HASH),
+        generation_observed=current,
     )
+
+
+def predictor_deployment_name(isvc_name: str) -> str:
+    return isvc_name + PREDICTOR_SUFFIX
+
+
+def deployment_rollout(deployment: dict[str, Any]) -> tuple[bool, str]:
+    """(complete, why) of a Deployment's rollout, decided as `kubectl rollout status` does.
+
+    Complete means the controller saw the current spec, every replica runs the current template, no
+    old pod is left, and the updated ones are available.
+    """
+    meta = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return False, "waiting for the Deployment controller to observe the new spec"
+    progressing = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), None)
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+        detail = progressing.get("message") or "no new pod became available in time"
+        return False, f"the rollout exceeded its progress deadline: {detail}"
+    wanted = int(spec["replicas"]) if spec.get("replicas") is not None else 1
+    replicas = int(status.get("replicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    if updated < wanted:
+        return False, f"{updated} of {wanted} new replicas updated"
+    if replicas > updated:
+        return False, f"{replicas - updated} old replicas pending termination"
+    if available < updated:
+        return False, f"{available} of {updated} updated replicas available"
+    return True, f"{updated} of {wanted} replicas rolled out"
+
+
+def observe_rollout(deployment: dict[str, Any]) -> RolloutObservation:
+    """The model version of a predictor Deployment's pod template and whether it rolled out."""
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    complete, message = deployment_rollout(deployment)
+    return RolloutObservation(_model_version(template.get("containers") or []), complete, message)
+
+
+def missing_predictor(isvc: InferenceServiceObservation) -> RolloutObservation:
+    """The rollout when no predictor Deployment of KServe's name exists.
+
+    In Serverless mode Knative runs the pods (no such Deployment) and KServe's Ready covers the latest
+    revision once its observedGeneration is current; without that, nothing says the version rolled
+    out, so it does not count yet.
+    """
+    if isvc.generation_observed:
+        return RolloutObservation(isvc.model_version, True, "the InferenceService observed its spec")
+    name = predictor_deployment_name(isvc.name)
+    return RolloutObservation(None, False, f"no predictor Deployment {name} yet")
+
+
+def served_version(isvc: InferenceServiceObservation, verified: str | None) -> str | None:
+    """The model version that answers requests now; `verified`: the one an earlier pass saw served.
+
+    A version counts once the InferenceService is Ready and its predictor's rollout of the template
+    carrying that version is complete; until then the earlier version's pods are the ones answering
+    (or none, before any version rolled out). Without a rollout read this pass, `verified` stands.
+    """
+    rollout = isvc.rollout
+    if isvc.ready and rollout is not None and rollout.complete and rollout.model_version:
+        return rollout.model_version
+    return verified
+
+
+def needs_rollout_read(isvc: InferenceServiceObservation, verified: str | None) -> bool:
+    """Whether the predictor Deployment must be read: the InferenceService is Ready for a version no
+    earlier pass saw served (a steady resource costs no request)."""
+    return isvc.ready and isvc.model_version != verified
 
 
 @dataclass(frozen=True)

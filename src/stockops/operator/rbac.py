@@ -18,6 +18,8 @@ Why each rule exists:
   key reaches its pod by secretKeyRef, which the kubelet resolves.
 - events: Kopf posts an Event for every transition.
 - inferenceservices: serve promoted versions.
+- deployments get: read the predictor Deployment KServe made, to see whether a new version's pods
+  rolled out (KServe's Ready stays True while the old pods serve); read by name, never watched.
 - customresourcedefinitions get/list/watch: Kopf discovers resources that appear after it started
   (e.g. KServe installed later).
 - namespaces get/list/watch: Kopf follows the namespaces it serves (without it, it retries and
@@ -71,6 +73,7 @@ OPERATOR_RULES: tuple[dict[str, Any], ...] = (
         "resources": ["inferenceservices"],
         "verbs": ["get", "list", "watch", "create", "patch", "delete"],
     },
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
     {
         "apiGroups": ["apiextensions.k8s.io"],
         "resources": ["customresourcedefinitions"],

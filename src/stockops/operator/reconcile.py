@@ -51,6 +51,7 @@ from stockops.operator.observations import (
     JobState,
     ParentObservation,
     TrainingProgress,
+    needs_rollout_read,
 )
 from stockops.operator.patches import merge_patch
 from stockops.operator.schedule import CronError, CronSchedule
@@ -334,6 +335,7 @@ def reconcile(
                 last_failure = _last_failure(resource, job, cluster, events)
 
     isvc_name = inference_service_name(resource.name, resource.uid) if is_ticker else None
+    current_isvc = _with_rollout(resource, observed.isvc, cluster) if is_ticker else observed.isvc
     inputs = StatusInputs(
         kind=resource.kind,
         generation=resource.generation,
@@ -347,7 +349,7 @@ def reconcile(
         parent=observed.parent,
         parent_version=desired.parent_version,
         isvc_name=isvc_name,
-        isvc=observed.isvc,
+        isvc=current_isvc,
         mlflow_ui=settings.ui_uri,
         result_grace_seconds=settings.result_grace_seconds,
         scheduled_at=desired.scheduled_at,
@@ -365,8 +367,8 @@ def reconcile(
         )
 
     if is_ticker and isinstance(spec, TickerModelSpec):
-        isvc = _converge_serving(resource, spec, status, observed.isvc, isvc_name, cluster, settings, events)
-        if isvc != observed.isvc:
+        isvc = _converge_serving(resource, spec, status, current_isvc, isvc_name, cluster, settings, events)
+        if isvc != current_isvc:
             monitored = status
             status = compute_status(replace(inputs, isvc=isvc))
             status = _with_monitoring(status, monitored)
@@ -405,6 +407,18 @@ def _parent_version(
     return ParentVersion(
         name=name, ticker=ticker or "^GSPC", model_name=model_name, model_version=desired.parent_version
     )
+
+
+def _with_rollout(
+    resource: Resource, isvc: InferenceServiceObservation | None, cluster: Cluster
+) -> InferenceServiceObservation | None:
+    """The InferenceService with its predictor's rollout, read only while it is Ready for a version no
+    earlier pass saw served (KServe's Ready alone says nothing about which version's pods answer)."""
+    inference = resource.status.inference if isinstance(resource.status, TickerModelStatus) else None
+    verified = inference.model_version if inference else None
+    if isvc is None or not needs_rollout_read(isvc, verified):
+        return isvc
+    return replace(isvc, rollout=cluster.predictor_rollout(resource.namespace, isvc))
 
 
 def _converge_serving(
@@ -457,7 +471,9 @@ def _converge_serving(
                 f"updated {name} to serve version {mlflow.serving_version}",
             )
         )
-        return replace(observed, ready=False)
+        # Ready as KServe reports it (the old pods answer); the new version counts once a later
+        # pass sees its pods rolled out.
+        return replace(observed, rollout=None)
     return isvc
 
 

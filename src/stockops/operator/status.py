@@ -50,6 +50,7 @@ from stockops.operator.observations import (
     JobState,
     ParentObservation,
     TrainingProgress,
+    served_version,
 )
 from stockops.operator.termination import TrainerResult, backtest_to_status, metrics_to_status
 
@@ -369,8 +370,14 @@ def _promoted_condition(inputs: StatusInputs, training: _Training, c: _Condition
 def _serving(
     inputs: StatusInputs, serving_version: str | None, c: _Conditions
 ) -> tuple[Condition, InferenceStatus | None]:
-    """ServingReady and the inference block (url only once the InferenceService is Ready)."""
+    """ServingReady and the inference block (url only once the InferenceService is Ready).
+
+    The block's modelVersion is the version that answers (`served_version`: Ready and rolled out),
+    so while KServe rolls a new version out, or fails to, it keeps naming the previous one and
+    rollingOutVersion names the new one.
+    """
     previous = inputs.previous.inference if isinstance(inputs.previous, TickerModelStatus) else None
+    verified = previous.model_version if previous else None
     isvc = inputs.isvc
     if not _serving_enabled(inputs.spec):
         return c.make(SERVING_READY, "False", "ServingDisabled", "spec.serving.enabled is false"), None
@@ -379,17 +386,25 @@ def _serving(
             SERVING_READY, "Unknown", "NoPromotedVersion", "no promoted version to serve yet"
         ), previous
     if isvc is None:
-        pending = InferenceStatus(name=inputs.isvc_name, ready=False, model_version=serving_version)
+        pending = InferenceStatus(name=inputs.isvc_name, ready=False, rolling_out_version=serving_version)
         message = f"creating InferenceService {inputs.isvc_name}"
         return c.make(SERVING_READY, "False", "InferenceServicePending", message), pending
-    url = isvc.url if isvc.ready else (previous.url if previous else None)
-    inference = InferenceStatus(name=isvc.name, url=url, ready=isvc.ready, model_version=isvc.model_version)
+    served = served_version(isvc, verified)
+    answers = isvc.ready and served is not None
+    url = isvc.url if answers else (previous.url if previous else None)
+    rolling = isvc.model_version if isvc.model_version != served else None
+    inference = InferenceStatus(
+        name=isvc.name, url=url, ready=answers, model_version=served, rolling_out_version=rolling
+    )
     if not isvc.ready:
         reason = isvc.reason or "InferenceServiceNotReady"
         message = isvc.message or f"InferenceService {isvc.name} is not Ready yet"
         return c.make(SERVING_READY, "False", reason, message), inference
-    if isvc.model_version != serving_version:
-        message = f"{isvc.name} serves version {isvc.model_version}; rolling to {serving_version}"
+    if served != serving_version:
+        target = rolling or serving_version
+        why = f": {isvc.rollout.message}" if isvc.rollout and rolling else ""
+        now = f"serves version {served}" if served else "serves no version yet"
+        message = f"{isvc.name} {now}; rolling out version {target}{why}"
         return c.make(SERVING_READY, "False", "RollingOut", message), inference
     message = f"InferenceService {isvc.name} serves version {serving_version} at {isvc.url}"
     return c.make(SERVING_READY, "True", "InferenceServiceReady", message), inference
