@@ -367,3 +367,11 @@ def test_credentials_come_from_secrets_never_as_literal_env() -> None:
         mlflow_tracking_uri="http://m", extra_env={"STOCKOPS_REDIS_URL": "redis://redis:6379/0"}
     )
     assert fine.extra_env["STOCKOPS_REDIS_URL"].startswith("redis://")
+
+
+def test_a_predictor_asked_to_listen_everywhere_gets_no_bind_address() -> None:
+    """With `predictor_listen=all` the predictor keeps its default 0.0.0.0 (port-forward reaches it)."""
+    spec = TickerModelSpec.model_validate({"ticker": "AAPL", "parentRef": {"name": "gspc"}})
+    everywhere = SETTINGS.model_copy(update={"predictor_listen": "all"})
+    isvc = build_inference_service(CHILD, spec, everywhere, name="aapl", model_name="m", model_version="1")
+    assert "STOCKOPS_BIND_ADDRESS" not in _env(isvc["spec"]["predictor"]["containers"][0])

@@ -418,8 +418,9 @@ def build_inference_service(
     if serving and serving.cache_ttl_seconds is not None:
         env.append(_env("STOCKOPS_CACHE_TTL_SECONDS", str(serving.cache_ttl_seconds)))
     # The predictor listens on the pod's own address (what the kubelet's probes and the Service's
-    # endpoints use), handed over by the downward API, instead of every interface.
-    env.append(_pod_ip_env("STOCKOPS_BIND_ADDRESS"))
+    # endpoints use), handed over by the downward API, unless every interface is asked for.
+    if settings.predictor_listen == "pod-ip":
+        env.append(_pod_ip_env("STOCKOPS_BIND_ADDRESS"))
     env += _extra_env(settings, env)
 
     labels = owner_labels(owner.kind, owner.name, owner.uid, "serving", "stockops-predictor")

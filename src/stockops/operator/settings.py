@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -103,6 +103,14 @@ class OperatorSettings(BaseSettings):
     default_memory: str = Field(default="2Gi", description="Memory of training pods when unset in spec.")
     predictor_cpu: str = Field(default="500m", description="CPU request of predictor pods when unset.")
     predictor_memory: str = Field(default="1Gi", description="Memory of predictor pods when unset.")
+    predictor_listen: Literal["pod-ip", "all"] = Field(
+        default="pod-ip",
+        description=(
+            "Where predictors listen: 'pod-ip' (the pod's own address, from the downward API, what probes "
+            "and Services use) or 'all' (every interface, 0.0.0.0: also the pod's loopback, which "
+            "`kubectl port-forward` connects to)."
+        ),
+    )
     # NoDecode: our validators parse the environment's strings (JSON, or a comma list), empty included
     gpu_node_selector: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
