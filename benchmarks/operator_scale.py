@@ -32,8 +32,10 @@ from typing import Any
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from stockops.crd.parent_model import ParentModelSpec
 from stockops.devcluster import LocalApiServer, build_tool, find_repo_root, install_crds, stop_process
-from stockops.operator.naming import LABEL_OWNER_UID, job_name
+from stockops.operator.builders import training_identity
+from stockops.operator.naming import LABEL_OWNER_KIND, LABEL_OWNER_UID, job_name
 
 GROUP, VERSION = "stockops.io", "v1alpha1"
 NOW = "2024-01-01T00:00:00Z"
@@ -49,6 +51,7 @@ def ready_parent(custom: k8s_client.CustomObjectsApi, namespace: str) -> None:
     }
     created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "parentmodels", body)
     meta = created["metadata"]
+    identity = training_identity(ParentModelSpec.model_validate(created["spec"]))
     conditions = [
         {"type": t, "status": "True", "reason": r, "message": "benchmark", "lastTransitionTime": NOW}
         for t, r in (("Trained", "TrainingSucceeded"), ("Ready", "Ready"))
@@ -57,7 +60,13 @@ def ready_parent(custom: k8s_client.CustomObjectsApi, namespace: str) -> None:
         "observedGeneration": meta["generation"],
         "phase": "Ready",
         "conditions": conditions,
-        "training": {"jobName": job_name("gspc", meta["uid"], meta["generation"]), "completionTime": NOW},
+        # The Job the operator itself would name for this spec (its identity, no trigger): a stale
+        # name would make it train the parent again instead of seeding the children.
+        "training": {
+            "jobName": job_name("gspc", meta["uid"], identity),
+            "identity": identity,
+            "completionTime": NOW,
+        },
         "mlflow": {"modelName": "stockops-gspc", "modelVersion": "1", "servingVersion": "1"},
     }
     custom.patch_namespaced_custom_object_status(
@@ -74,8 +83,10 @@ def ticker_model(name: str) -> dict[str, Any]:
     }
 
 
-def count_jobs(batch: k8s_client.BatchV1Api, namespace: str) -> int:
-    listed = batch.list_namespaced_job(namespace, label_selector=LABEL_OWNER_UID, _preload_content=False)
+def count_jobs(batch: k8s_client.BatchV1Api, namespace: str, kind: str = "tickermodel") -> int:
+    """Jobs the operator created for resources of `kind` in `namespace`."""
+    selector = f"{LABEL_OWNER_UID},{LABEL_OWNER_KIND}={kind}"  # the label holds the kind, lower case
+    listed = batch.list_namespaced_job(namespace, label_selector=selector, _preload_content=False)
     return len(json.loads(listed.data)["items"])
 
 
@@ -188,6 +199,8 @@ def main() -> int:
         )
         print("  (goal: under 60 s)")
         print(f"operator peak RSS: {peak_rss_mb(operator.pid):.0f} MB (goal < 300 MB)")
+        retrained = sum(count_jobs(batch, ns, "parentmodel") for ns in (at_rest, bulk))
+        print(f"Jobs for the Ready parents: {retrained} (0: they seed the children as they are)")
         if args.controllers:
             pods = core.list_namespaced_pod(bulk, limit=5000).items
             print(f"pods the real Job controller created for them by now: {len(pods)} (Pending: no nodes)")
