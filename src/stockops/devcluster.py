@@ -340,15 +340,20 @@ def _wait_for_file(path: Path, child: _Child, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _start_mlflow(work: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[Any], str]:
     """`mlflow server` on a free loopback port (SQLite + proxied artifacts under `work`), once healthy."""
-    import socket
     import urllib.request
 
     work.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = _free_port()
     uri = f"http://127.0.0.1:{port}"
     log = (work / "mlflow.log").open("ab")
     process = subprocess.Popen(
@@ -451,8 +456,15 @@ def run_dev_cluster(
                         data_source=source,
                         network=network,
                     )
-                    cmd = [sys.executable, "-m", "stockops.operator", *operator_args]
+                    # Its probe and metrics on free loopback ports: the pods' declared ports (8080 ...)
+                    # live on this machine's loopback addresses too, and 0.0.0.0:8080 would clash.
+                    probe_port, metrics_port = _free_port(), _free_port()
+                    liveness = f"http://127.0.0.1:{probe_port}/healthz"
+                    args = operator_args or ("--liveness", liveness, "--metrics-port", str(metrics_port))
+                    cmd = [sys.executable, "-m", "stockops.operator", *args]
                     cluster.children.append(_Child("operator", _spawn(cmd, env)))
+                    if not operator_args:
+                        echo(f"operator metrics: http://127.0.0.1:{metrics_port}/metrics")
             echo(f"API server {cluster.server.url} ready (log: {cluster.server.log_path})")
             echo(f"export KUBECONFIG={kubeconfig}")
             echo("then: kubectl apply -f examples/ && kubectl get tkm -w    (Ctrl-C here stops everything)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import generate_latest
 
 from stockops.operator.handlers import wait_delay
@@ -73,3 +74,27 @@ def test_handlers_register_on_a_fresh_registry() -> None:
         "tickermodels",
     }
     assert {"analyses-create", "analyses-update", "analyses-resume"} <= ids
+
+
+def test_a_status_copy_older_than_a_watch_event_is_forgotten_when_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The controller keeps what it wrote only until the watch brings it back (RECENT_WRITE_SECONDS):
+    an expired copy is dropped on the next read, so 1,000 objects do not each keep one for ever."""
+    from stockops.operator import controller as module
+    from stockops.operator.settings import OperatorSettings
+
+    controller = module.Controller(
+        cluster=None,  # type: ignore[arg-type]  # only the status memory is exercised
+        progress=None,  # type: ignore[arg-type]
+        settings=OperatorSettings(),
+        metrics=OperatorMetrics(),
+        post_event=lambda body, event: None,
+    )
+    now = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    controller._written["u"] = (now[0], {"phase": "Ready"})
+    assert controller._previous_status("u", {}) == {"phase": "Ready"}
+    now[0] += module.RECENT_WRITE_SECONDS + 1
+    assert controller._previous_status("u", {}) is None
+    assert "u" not in controller._written

@@ -129,6 +129,8 @@ class Controller:
         written = self._written.get(uid)
         if written and time.monotonic() - written[0] < RECENT_WRITE_SECONDS:
             return written[1]
+        if written:  # older than a watch event takes: the body has it, the copy only costs memory
+            self._written.pop(uid, None)
         return None
 
     def run(
