@@ -11,9 +11,10 @@ each request's host the way the cluster would:
   controller would: pods matching its selector that are Ready, not terminating, with a podIP; the
   request's port is the Service port, forwarded to its `targetPort` (a number, or a container port's
   name looked up in each pod);
-- the external host of an InferenceService (`status.url`, e.g. `aapl-team.example.com`): its
-  predictor Service (`status.address.url`), as KServe's ingress would route it;
 - an IP literal or `localhost`: straight through (NO_PROXY normally keeps those away from here).
+
+No ingress runs here, so KServe's external host (`status.url`, `aapl-team.example.com`) does not
+resolve, as on a cluster without one: in-cluster callers use `status.address.url`.
 
 It is never more lenient than a cluster: an unknown host is 502 (a DNS failure on a cluster), a Service
 with no ready endpoint is 503 (kube-proxy rejects such connections), and only plain HTTP is proxied
@@ -136,19 +137,6 @@ def endpoints(
     return out
 
 
-def ingress_service(host: str, isvcs: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
-    """The predictor Service an InferenceService's external host routes to, else None."""
-    for isvc in isvcs:
-        status = isvc.get("status") or {}
-        external = {urlsplit(status.get("url") or "").hostname}
-        components = (status.get("components") or {}).values()
-        external |= {urlsplit(str(c.get("url") or "")).hostname for c in components}
-        if host in external:
-            internal = urlsplit(((status.get("address") or {}).get("url")) or "").hostname or ""
-            return service_name(internal)
-    return None
-
-
 # ---------------------------------------------------------------------------------------------------
 # The proxy.
 # ---------------------------------------------------------------------------------------------------
@@ -217,11 +205,7 @@ class ServiceProxy:
             return host, port
         name = service_name(host)
         if name is None:
-            isvcs = self.rest.get("/apis/serving.kserve.io/v1beta1/inferenceservices").get("items") or []
-            name = ingress_service(host, isvcs)
-            port = 80 if name is not None else port  # the ingress routes to the predictor's port 80
-        if name is None:
-            raise UnroutableError(502, f"no such host {host!r} here (no Service, no InferenceService)")
+            raise UnroutableError(502, f"no such host {host!r} here (no Service by that name, no ingress)")
         service, namespace = name
         try:
             obj = self.rest.get(f"/api/v1/namespaces/{namespace}/services/{service}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.error
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -322,10 +323,12 @@ def test_inference_service_is_served_and_reported_ready(
     assert (
         url.startswith("http://") and internal == f"http://echo-predictor.{e2e_namespace}.svc.cluster.local"
     )
-    if e2e_cluster.local:  # both answer: the Service in the cluster, the external host through its ingress
-        for address in (internal, url):
-            with e2e_cluster.urlopen(address + "/v2/health/ready", timeout=5) as resp:
-                assert json.load(resp) == {"ready": True, "model": "stockops-test"}
+    if e2e_cluster.local:  # the Service answers in the cluster; the external host needs an ingress
+        with e2e_cluster.urlopen(internal + "/v2/health/ready", timeout=5) as resp:
+            assert json.load(resp) == {"ready": True, "model": "stockops-test"}
+        with pytest.raises(urllib.error.HTTPError) as unrouted:
+            e2e_cluster.urlopen(url + "/v2/health/ready", timeout=5)
+        assert unrouted.value.code == 502  # no ingress here, as on a cluster without one
 
     api.delete_namespaced_custom_object(
         "serving.kserve.io", "v1beta1", e2e_namespace, "inferenceservices", "echo"

@@ -101,7 +101,7 @@ def test_the_examples_train_and_serve_from_the_built_images_under_the_restricted
     # The served version answers through its URL, from the predictor image's container.
     status = child["status"]
     request = urllib.request.Request(
-        f"{status['inference']['url']}/v1/models/{status['mlflow']['modelName']}:predict",
+        f"{status['inference']['address']}/v1/models/{status['mlflow']['modelName']}:predict",
         data=json.dumps({"instances": [{"ticker": "AAPL", "days": 3}]}).encode(),
         headers={"Content-Type": "application/json"},
     )

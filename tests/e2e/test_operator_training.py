@@ -74,7 +74,12 @@ def test_examples_train_wait_transfer_and_serve(
         assert status["phase"] == "Ready", f"{name}: {json.dumps(status, indent=1)}"
         assert status["parent"]["modelVersion"] == parent_version
         assert isinstance(status["metrics"]["skill"], int | float)  # JSON writes a skill of 0.0 as 0
-        assert status["inference"]["url"].startswith("http")
+        assert status["inference"]["url"].startswith("http")  # KServe's external URL
+        isvc_name = status["inference"]["name"]
+        assert (
+            status["inference"]["address"]
+            == f"http://{isvc_name}-predictor.{e2e_namespace}.svc.cluster.local"
+        )
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
             "ParentReady": "True",
             "Trained": "True",
@@ -87,7 +92,7 @@ def test_examples_train_wait_transfer_and_serve(
         # The served endpoint answers with the version the status names.
         model = status["mlflow"]["modelName"]
         request = urllib.request.Request(
-            f"{status['inference']['url']}/v1/models/{model}:predict",
+            f"{status['inference']['address']}/v1/models/{model}:predict",
             data=json.dumps({"instances": [{"ticker": child["spec"]["ticker"], "days": 5}]}).encode(),
             headers={"Content-Type": "application/json"},
         )

@@ -54,25 +54,6 @@ def test_only_ready_live_pods_matching_the_selector_are_endpoints(service_proxy:
     assert service_proxy.endpoints(headless_selectorless, pods, 80) == []
 
 
-def test_an_inference_services_external_host_routes_to_its_predictor_service(
-    service_proxy: ModuleType,
-) -> None:
-    isvc = {
-        "status": {
-            "url": "http://aapl-team.example.com",
-            "address": {"url": "http://aapl-predictor.team.svc.cluster.local"},
-            "components": {"predictor": {"url": "http://aapl-predictor-team.example.com"}},
-        }
-    }
-    assert service_proxy.ingress_service("aapl-team.example.com", [isvc]) == ("aapl-predictor", "team")
-    assert service_proxy.ingress_service("aapl-predictor-team.example.com", [isvc]) == (
-        "aapl-predictor",
-        "team",
-    )
-    assert service_proxy.ingress_service("msft-team.example.com", [isvc]) is None
-    assert service_proxy.ingress_service("aapl-team.example.com", [{"status": {}}]) is None
-
-
 def test_unknown_hosts_and_services_without_ready_pods_are_refused(
     e2e_cluster: Any, e2e_namespace: str
 ) -> None:

@@ -140,6 +140,10 @@ def test_where_the_predictor_answers_only_once_ready() -> None:
     assert res.inference_url(ticker_model(READY)) == "http://aapl-predictor.models.svc"
     not_ready = {**READY, "inference": {**READY["inference"], "ready": False}}
     assert res.inference_url(ticker_model(not_ready)) is None
+    # The gateway is a pod: the in-cluster address wins over KServe's external (ingress) URL.
+    both = {**READY, "inference": {**READY["inference"], "url": "http://aapl-models.example.com",
+                                   "address": "http://aapl-predictor.models.svc.cluster.local"}}  # fmt: skip
+    assert res.inference_url(ticker_model(both)) == "http://aapl-predictor.models.svc.cluster.local"
     assert res.predict_url("http://p.svc/", "stockops-aapl") == "http://p.svc/v1/models/stockops-aapl:predict"
     assert res.horizon_of(ticker_model(READY)) == 5
 

@@ -233,6 +233,12 @@ def test_a_ticker_model_counts_as_ready_only_for_its_current_generation_with_a_s
         "http://aapl.ml",
     )
     assert seen.data_source == "csv:/prices"  # as the TickerModel's training Job gets it
+    internal = "http://aapl-predictor.ml.svc.cluster.local"
+    addressed = {
+        **tm,
+        "status": {**tm["status"], "inference": {"url": "http://aapl.ml", "address": internal}},
+    }
+    assert observe_ticker_model(addressed, SETTINGS).inference_url == internal  # the agent is a pod
     stale = observe_ticker_model({**tm, "metadata": {"name": "aapl", "generation": 3}}, SETTINGS)
     assert not stale.ready and stale.phase == "Pending"
     unserved = observe_ticker_model({**tm, "status": {**tm["status"], "mlflow": {}}}, SETTINGS)

@@ -221,8 +221,16 @@ def test_success_reads_the_termination_annotation_and_serves_the_version() -> No
     assert result.finished is not None and result.finished.name == name
 
     # KServe reports Ready with a URL -> the TickerModel is Ready with the URL.
+    address = "http://aapl-predictor.ml.svc.cluster.local"
     isvc_ready = observe_inference_service(
-        {**isvc, "status": {"url": "http://aapl.ml", "conditions": [{"type": "Ready", "status": "True"}]}}
+        {
+            **isvc,
+            "status": {
+                "url": "http://aapl.ml",
+                "address": {"url": address},
+                "conditions": [{"type": "Ready", "status": "True"}],
+            },
+        }
     )
     ready = run(
         b,
@@ -231,6 +239,7 @@ def test_success_reads_the_termination_annotation_and_serves_the_version() -> No
     )
     assert ready.status.phase == "Ready"
     assert ready.status.inference is not None and ready.status.inference.url == "http://aapl.ml"
+    assert ready.status.inference.address == address  # what pods call: the predictor Service
     assert cluster.calls.count("create_isvc aapl") == 1 and "update_isvc aapl" not in cluster.calls
 
 

@@ -326,7 +326,17 @@ class InferenceStatus(CrdModel):
     """The KServe InferenceService serving this ticker."""
 
     name: str | None = Field(default=None, description="InferenceService name.")
-    url: str | None = Field(default=None, description="Prediction URL, once the InferenceService is Ready.")
+    url: str | None = Field(
+        default=None,
+        description="KServe's external URL (status.url, through the cluster's ingress), once Ready.",
+    )
+    address: str | None = Field(
+        default=None,
+        description=(
+            "In-cluster URL (KServe's status.address.url, the predictor Service), once Ready: what pods "
+            "such as the gateway and the Analysis agent call."
+        ),
+    )
     ready: bool | None = Field(default=None, description="InferenceService Ready condition.")
     model_version: str | None = Field(
         default=None,

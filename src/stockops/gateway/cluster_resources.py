@@ -205,9 +205,10 @@ def resource_task(task: TaskId, obj: dict[str, Any], report: str | None = None) 
 
 
 def inference_url(obj: dict[str, Any]) -> str | None:
-    """Where the TickerModel's predictor answers, once its InferenceService is Ready."""
+    """Where the TickerModel's predictor answers the gateway (a pod), once its InferenceService is
+    Ready: the in-cluster address, else (a status written before it existed) the external URL."""
     inference = (obj.get("status") or {}).get("inference") or {}
-    return inference.get("url") if inference.get("ready") else None
+    return (inference.get("address") or inference.get("url")) if inference.get("ready") else None
 
 
 def model_name(obj: dict[str, Any]) -> str | None:

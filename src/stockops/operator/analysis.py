@@ -109,7 +109,9 @@ def observe_ticker_model(body: Mapping[str, Any], settings: OperatorSettings) ->
         ready=bool(ready and ready.get("status") == "True" and current and serving),
         model_name=mlflow.get("modelName"),
         serving_version=str(serving) if serving is not None else None,
-        inference_url=(status.get("inference") or {}).get("url"),
+        # The agent runs in a pod: the in-cluster address (the external URL needs an ingress).
+        inference_url=(status.get("inference") or {}).get("address")
+        or (status.get("inference") or {}).get("url"),
         data_source=data_source(data, settings),
         reason=ready.get("reason") if ready else None,
         message=ready.get("message") if ready else None,

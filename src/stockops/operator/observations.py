@@ -130,6 +130,7 @@ class InferenceServiceObservation:
     url: str | None
     model_version: str | None
     reason: str | None = None
+    address: str | None = None  # status.address.url: the in-cluster URL
     message: str | None = None
     spec_hash: str | None = None
     generation_observed: bool | None = None  # None: KServe wrote no status.observedGeneration
@@ -163,6 +164,7 @@ def observe_inference_service(isvc: dict[str, Any]) -> InferenceServiceObservati
         name=meta.get("name", ""),
         ready=bool(ready and ready.get("status") == "True"),
         url=status.get("url"),
+        address=(status.get("address") or {}).get("url"),
         model_version=_model_version(containers),
         reason=ready.get("reason") if ready else None,
         message=ready.get("message") if ready else None,

@@ -392,9 +392,15 @@ def _serving(
     served = served_version(isvc, verified)
     answers = isvc.ready and served is not None
     url = isvc.url if answers else (previous.url if previous else None)
+    address = isvc.address if answers else (previous.address if previous else None)
     rolling = isvc.model_version if isvc.model_version != served else None
     inference = InferenceStatus(
-        name=isvc.name, url=url, ready=answers, model_version=served, rolling_out_version=rolling
+        name=isvc.name,
+        url=url,
+        address=address,
+        ready=answers,
+        model_version=served,
+        rolling_out_version=rolling,
     )
     if not isvc.ready:
         reason = isvc.reason or "InferenceServiceNotReady"
