@@ -94,7 +94,8 @@ def _env(name: str, value: str) -> dict[str, str]:
 
 
 def _pod_ip_env(name: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    # apiVersion as the API server defaults it, so the stored container equals the one we sent
+    return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}}}
 
 
 def _extra_env(settings: OperatorSettings, env: list[dict[str, str]]) -> list[dict[str, str]]:
