@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -486,36 +486,18 @@ def test_a_declared_readiness_probe_decides_ready_and_available(
 
 def test_deleting_a_parentmodel_while_the_operator_is_down_finishes_and_the_gc_removes_its_job(
     controlled: Controlled,
+    e2e_cluster: Any,
+    operator_rbac: None,  # the operator's user bound to exactly the chart's ClusterRole
+    repo_root: Path,
     namespace: str,
     harness: ModuleType,
-    repo_root: Path,
     ohlcv_dir: Path,
     tmp_path: Path,
 ) -> None:
     """No finalizer: a delete never waits for the operator, and owner references do the cleanup."""
-    rbac = k8s_client.RbacAuthorizationV1Api(controlled.api)
-    documents = list(yaml.safe_load_all((repo_root / "deploy" / "rbac" / "operator.yaml").read_text()))
-    role = next(d for d in documents if d["kind"] == "ClusterRole")
-    rbac.create_cluster_role(role)
-    rbac.create_cluster_role_binding(
-        {
-            "metadata": {"name": "stockops-operator-e2e"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role["metadata"]["name"],
-            },
-            "subjects": [
-                {"kind": "User", "name": "stockops-operator", "apiGroup": "rbac.authorization.k8s.io"}
-            ],
-        }
-    )
-    user = SimpleNamespace(
-        operator=SimpleNamespace(kubeconfig=controlled.server.kubeconfig("stockops-operator"))
-    )
     # An MLflow nobody serves: the trainer's pod fails, which is beside the point here.
     operator = harness.OperatorProcess(
-        user, namespace, "http://127.0.0.1:9", ohlcv_dir, tmp_path / "operator.log"
+        e2e_cluster, namespace, "http://127.0.0.1:9", ohlcv_dir, tmp_path / "operator.log"
     )
     operator.start()
     custom = k8s_client.CustomObjectsApi(controlled.api)
