@@ -65,12 +65,11 @@ from kubernetes.client.rest import ApiException
 log = logging.getLogger("stockops.e2e.node_agent")
 
 
-def _pod_runtime() -> ModuleType:
-    # The container rules and API plumbing (pod_runtime.py), loaded by path like every script beside
-    # conftest.py, and registered so that its dataclasses resolve their module.
-    name = "stockops_e2e_pod_runtime"
+def _sibling(name: str, file_name: str) -> ModuleType:
+    # A script beside this one (pod_runtime.py, oci_runtime.py), loaded by path like every script beside
+    # conftest.py, and registered so that its dataclasses resolve their module; once per process.
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pod_runtime.py"))
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(file_name))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -78,21 +77,8 @@ def _pod_runtime() -> ModuleType:
     return sys.modules[name]
 
 
-_rt = _pod_runtime()
-
-
-def _oci_runtime() -> ModuleType:
-    name = "stockops_e2e_oci_runtime"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("oci_runtime.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_oci = _oci_runtime()
+_rt = _sibling("stockops_e2e_pod_runtime", "pod_runtime.py")  # container rules and API plumbing
+_oci = _sibling("stockops_e2e_oci_runtime", "oci_runtime.py")  # the OCI node's podman runs
 IMAGE_ENTRYPOINTS: Mapping[str, tuple[str, ...]] = _rt.IMAGE_ENTRYPOINTS
 GPU_RESOURCE = "nvidia.com/gpu"
 LEASE_NAMESPACE = "kube-node-lease"
